@@ -598,7 +598,7 @@ internal sealed class MessageEmitter
             Open($"if ({FlexCondition(_message.FlexibleVersions)})");
             Line("uint taggedCount = reader.ReadUnsignedVarInt();");
             Open("for (uint i = 0; i < taggedCount; i++)");
-            Line("int tag = checked((int)reader.ReadUnsignedVarInt());");
+            Line("int tag = reader.ReadTag();");
             Open("switch (tag)");
             foreach (var f in fields.Where(f => f.IsTagged).OrderBy(f => f.Tag))
             {
@@ -608,7 +608,7 @@ internal sealed class MessageEmitter
                     continue;
                 }
                 Open($"case {f.Tag}{(cond == "true" ? "" : " when " + cond)}:");
-                Line("int size = checked((int)reader.ReadUnsignedVarInt());");
+                Line("int size = reader.ReadTaggedFieldSize();");
                 Line("int start = reader.Position;");
                 EmitReadValue(f, "result." + f.Name, Compact(f));
                 Line($"if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch(\"{f.Name}\", size, reader.Position - start);");

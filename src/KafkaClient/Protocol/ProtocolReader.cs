@@ -130,7 +130,7 @@ public ref struct ProtocolReader
         if (compact)
         {
             uint raw = ReadUnsignedVarInt();
-            count = raw == 0 ? -1 : checked((int)(raw - 1));
+            count = raw == 0 ? -1 : raw - 1 > int.MaxValue ? int.MaxValue : (int)(raw - 1);
         }
         else
         {
@@ -196,13 +196,25 @@ public ref struct ProtocolReader
                 throw new KafkaProtocolException($"Negative bytes length {length} at offset {_position - 4}.");
             }
         }
-        return length < 0 ? null : ReadRaw(length);
+        return length < 0 ? (ReadOnlyMemory<byte>?)null : ReadRaw(length);
     }
 
     /// <summary>Reads a tagged field's size prefix and returns its raw bytes.</summary>
-    public RawTaggedField ReadRawTaggedField(int tag)
+    public RawTaggedField ReadRawTaggedField(int tag) => new(tag, ReadRaw(ReadTaggedFieldSize()));
+
+    /// <summary>Reads a tagged field's tag number.</summary>
+    public int ReadTag()
     {
-        int size = checked((int)ReadUnsignedVarInt());
-        return new RawTaggedField(tag, ReadRaw(size));
+        uint tag = ReadUnsignedVarInt();
+        return tag > int.MaxValue ? throw new KafkaProtocolException($"Tag {tag} is out of range.") : (int)tag;
+    }
+
+    /// <summary>Reads a tagged field's size, checked against what remains of the frame.</summary>
+    public int ReadTaggedFieldSize()
+    {
+        uint size = ReadUnsignedVarInt();
+        return size > (uint)Remaining
+            ? throw new KafkaProtocolException($"Tagged field size {size} exceeds the {Remaining} bytes left in the frame.")
+            : (int)size;
     }
 }

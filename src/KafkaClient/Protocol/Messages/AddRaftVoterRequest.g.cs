@@ -187,7 +187,7 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -287,7 +287,7 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

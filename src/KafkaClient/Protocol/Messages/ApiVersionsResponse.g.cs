@@ -267,12 +267,12 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     case 0 when version >= 3:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         int count = reader.ReadArrayLength(version >= 3);
                         if (count < 0)
@@ -293,7 +293,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
                     }
                     case 1 when version >= 3:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         result.FinalizedFeaturesEpoch = reader.ReadInt64();
                         if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("FinalizedFeaturesEpoch", size, reader.Position - start);
@@ -301,7 +301,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
                     }
                     case 2 when version >= 3:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         int count = reader.ReadArrayLength(version >= 3);
                         if (count < 0)
@@ -322,7 +322,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
                     }
                     case 3 when version >= 3:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         result.ZkMigrationReady = reader.ReadBool();
                         if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("ZkMigrationReady", size, reader.Position - start);
@@ -425,7 +425,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -538,7 +538,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -651,7 +651,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

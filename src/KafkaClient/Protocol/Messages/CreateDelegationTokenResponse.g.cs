@@ -217,7 +217,7 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaResponse<Creat
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:

@@ -133,7 +133,7 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -350,12 +350,12 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         case 0 when version >= 5:
                         {
-                            int size = checked((int)reader.ReadUnsignedVarInt());
+                            int size = reader.ReadTaggedFieldSize();
                             int start = reader.Position;
                             result.TopicConfigErrorCode = reader.ReadInt16();
                             if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("TopicConfigErrorCode", size, reader.Position - start);
@@ -505,7 +505,7 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -133,7 +133,7 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -257,7 +257,7 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

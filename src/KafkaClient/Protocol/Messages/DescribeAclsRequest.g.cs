@@ -179,7 +179,7 @@ public sealed partial class DescribeAclsRequest : IKafkaRequest<DescribeAclsResp
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:

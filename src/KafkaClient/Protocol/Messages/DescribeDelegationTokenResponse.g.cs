@@ -145,7 +145,7 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -369,7 +369,7 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -458,7 +458,7 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

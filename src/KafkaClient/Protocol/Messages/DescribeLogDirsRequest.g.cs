@@ -138,7 +138,7 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -251,7 +251,7 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -119,7 +119,7 @@ public sealed partial class ExpireDelegationTokenRequest : IKafkaRequest<ExpireD
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:

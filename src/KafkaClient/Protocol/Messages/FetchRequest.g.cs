@@ -340,12 +340,12 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     case 0 when version >= 12:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         result.ClusterId = reader.ReadString(version >= 12);
                         if (result.ClusterId is null && !(version >= 12)) throw ProtocolErrors.NullNotAllowed("ClusterId", version);
@@ -354,7 +354,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
                     }
                     case 1 when version >= 15:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         result.ReplicaState = FetchRequest.ReplicaStateData.Read(ref reader, version);
                         if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("ReplicaState", size, reader.Position - start);
@@ -453,7 +453,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -594,7 +594,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -763,12 +763,12 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         case 0 when version >= 17:
                         {
-                            int size = checked((int)reader.ReadUnsignedVarInt());
+                            int size = reader.ReadTaggedFieldSize();
                             int start = reader.Position;
                             result.ReplicaDirectoryId = reader.ReadUuid();
                             if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("ReplicaDirectoryId", size, reader.Position - start);
@@ -909,7 +909,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -204,12 +204,12 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     case 0 when version >= 16:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         int count = reader.ReadArrayLength(version >= 12);
                         if (count < 0)
@@ -365,7 +365,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -625,12 +625,12 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         case 0 when version >= 12:
                         {
-                            int size = checked((int)reader.ReadUnsignedVarInt());
+                            int size = reader.ReadTaggedFieldSize();
                             int start = reader.Position;
                             result.DivergingEpoch = FetchResponse.EpochEndOffset.Read(ref reader, version);
                             if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("DivergingEpoch", size, reader.Position - start);
@@ -638,7 +638,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                         }
                         case 1 when version >= 12:
                         {
-                            int size = checked((int)reader.ReadUnsignedVarInt());
+                            int size = reader.ReadTaggedFieldSize();
                             int start = reader.Position;
                             result.CurrentLeader = FetchResponse.LeaderIdAndEpoch.Read(ref reader, version);
                             if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("CurrentLeader", size, reader.Position - start);
@@ -646,7 +646,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                         }
                         case 2 when version >= 12:
                         {
-                            int size = checked((int)reader.ReadUnsignedVarInt());
+                            int size = reader.ReadTaggedFieldSize();
                             int start = reader.Position;
                             result.SnapshotId = FetchResponse.SnapshotId.Read(ref reader, version);
                             if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("SnapshotId", size, reader.Position - start);
@@ -746,7 +746,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -843,7 +843,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -932,7 +932,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -1021,7 +1021,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -1152,7 +1152,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -235,7 +235,7 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -323,7 +323,7 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

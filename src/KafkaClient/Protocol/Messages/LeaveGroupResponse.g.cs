@@ -153,7 +153,7 @@ public sealed partial class LeaveGroupResponse : IKafkaResponse<LeaveGroupRespon
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -267,7 +267,7 @@ public sealed partial class LeaveGroupResponse : IKafkaResponse<LeaveGroupRespon
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -137,7 +137,7 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -257,7 +257,7 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -386,7 +386,7 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

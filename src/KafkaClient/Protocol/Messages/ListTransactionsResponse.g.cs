@@ -189,7 +189,7 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -289,7 +289,7 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

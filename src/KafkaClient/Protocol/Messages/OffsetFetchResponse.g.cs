@@ -205,7 +205,7 @@ public sealed partial class OffsetFetchResponse : IKafkaResponse<OffsetFetchResp
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -333,7 +333,7 @@ public sealed partial class OffsetFetchResponse : IKafkaResponse<OffsetFetchResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -480,7 +480,7 @@ public sealed partial class OffsetFetchResponse : IKafkaResponse<OffsetFetchResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -625,7 +625,7 @@ public sealed partial class OffsetFetchResponse : IKafkaResponse<OffsetFetchResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -754,7 +754,7 @@ public sealed partial class OffsetFetchResponse : IKafkaResponse<OffsetFetchResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -901,7 +901,7 @@ public sealed partial class OffsetFetchResponse : IKafkaResponse<OffsetFetchResp
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -155,7 +155,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -275,7 +275,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -376,7 +376,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -172,12 +172,12 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     case 0 when version >= 10:
                     {
-                        int size = checked((int)reader.ReadUnsignedVarInt());
+                        int size = reader.ReadTaggedFieldSize();
                         int start = reader.Position;
                         int count = reader.ReadArrayLength(version >= 9);
                         if (count < 0)
@@ -313,7 +313,7 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -528,12 +528,12 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         case 0 when version >= 10:
                         {
-                            int size = checked((int)reader.ReadUnsignedVarInt());
+                            int size = reader.ReadTaggedFieldSize();
                             int start = reader.Position;
                             result.CurrentLeader = ProduceResponse.LeaderIdAndEpoch.Read(ref reader, version);
                             if (reader.Position - start != size) throw ProtocolErrors.TaggedFieldSizeMismatch("CurrentLeader", size, reader.Position - start);
@@ -635,7 +635,7 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -732,7 +732,7 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -863,7 +863,7 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

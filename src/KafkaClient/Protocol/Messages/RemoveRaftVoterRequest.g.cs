@@ -131,7 +131,7 @@ public sealed partial class RemoveRaftVoterRequest : IKafkaRequest<RemoveRaftVot
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:

@@ -86,7 +86,7 @@ public sealed partial class ResponseHeader : IProtocolMessage<ResponseHeader>
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:

@@ -169,7 +169,7 @@ public sealed partial class ShareGroupHeartbeatResponse : IKafkaResponse<ShareGr
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -282,7 +282,7 @@ public sealed partial class ShareGroupHeartbeatResponse : IKafkaResponse<ShareGr
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -391,7 +391,7 @@ public sealed partial class ShareGroupHeartbeatResponse : IKafkaResponse<ShareGr
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

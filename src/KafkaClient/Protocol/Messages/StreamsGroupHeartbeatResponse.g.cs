@@ -388,7 +388,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -476,7 +476,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -590,7 +590,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -704,7 +704,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -793,7 +793,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -914,7 +914,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -229,7 +229,7 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -317,7 +317,7 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

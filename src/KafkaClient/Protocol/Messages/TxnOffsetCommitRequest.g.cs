@@ -237,7 +237,7 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -357,7 +357,7 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -474,7 +474,7 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

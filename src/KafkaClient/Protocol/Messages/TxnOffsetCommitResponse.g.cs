@@ -133,7 +133,7 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -253,7 +253,7 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -342,7 +342,7 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

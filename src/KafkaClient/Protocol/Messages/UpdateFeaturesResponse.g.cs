@@ -161,7 +161,7 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -261,7 +261,7 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:

@@ -139,7 +139,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
             uint taggedCount = reader.ReadUnsignedVarInt();
             for (uint i = 0; i < taggedCount; i++)
             {
-                int tag = checked((int)reader.ReadUnsignedVarInt());
+                int tag = reader.ReadTag();
                 switch (tag)
                 {
                     default:
@@ -295,7 +295,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
@@ -409,7 +409,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
                 uint taggedCount = reader.ReadUnsignedVarInt();
                 for (uint i = 0; i < taggedCount; i++)
                 {
-                    int tag = checked((int)reader.ReadUnsignedVarInt());
+                    int tag = reader.ReadTag();
                     switch (tag)
                     {
                         default:
