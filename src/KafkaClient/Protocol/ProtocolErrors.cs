@@ -6,12 +6,12 @@ namespace KafkaClient.Protocol;
 public static class ProtocolErrors
 {
     /// <summary>A field holds a non-default value that <paramref name="version"/> cannot carry (and the field is not ignorable).</summary>
-    public static KafkaException FieldNotSupported(string field, short version) =>
-        new(ErrorCode.UnsupportedVersion, $"Field {field} holds a non-default value, but version {version} cannot carry it.");
+    public static UnsupportedVersionException FieldNotSupported(string field, short version) =>
+        new($"Field {field} holds a non-default value, but version {version} cannot carry it.");
 
     /// <summary>The codec does not know <paramref name="version"/> of a message.</summary>
-    public static KafkaException VersionNotSupported(string message, short version) =>
-        new(ErrorCode.UnsupportedVersion, $"{message} version {version} is outside the versions this codec supports.");
+    public static UnsupportedVersionException VersionNotSupported(string message, short version) =>
+        new($"{message} version {version} is outside the versions this codec supports.");
 
     /// <summary>A field that cannot be null at <paramref name="version"/> is null.</summary>
     public static KafkaProtocolException NullNotAllowed(string field, short version) =>
