@@ -7,15 +7,14 @@ namespace KafkaClient.Network.Sasl;
 internal static class SaslErrors
 {
     /// <summary>The Kafka protocol code for a failed SASL authentication (<c>SASL_AUTHENTICATION_FAILED</c>, 58).</summary>
-    // ErrorCode.SaslAuthenticationFailed: swap in the named member (and KafkaAuthenticationException) once ErrorCode.cs has it.
-    internal const ErrorCode SaslAuthenticationFailed = (ErrorCode)58;
+    internal const ErrorCode SaslAuthenticationFailed = ErrorCode.SaslAuthenticationFailed;
 
     /// <summary>An authentication failure with <paramref name="message"/>, which must not contain secrets.</summary>
-    public static KafkaException AuthenticationFailed(string message, Exception? innerException = null)
-        => new KafkaException(SaslAuthenticationFailed, message, innerException);
+    public static KafkaAuthenticationException AuthenticationFailed(string message, Exception? innerException = null)
+        => new(message, innerException);
 
     /// <summary>The failure to raise when the broker answers <c>SaslAuthenticate</c> with an error.</summary>
-    public static KafkaException BrokerRejected(string mechanism, string? brokerErrorMessage, string? detail = null)
+    public static KafkaAuthenticationException BrokerRejected(string mechanism, string? brokerErrorMessage, string? detail = null)
     {
         var message = new StringBuilder("SASL authentication with mechanism ").Append(mechanism).Append(" failed");
         if (!string.IsNullOrEmpty(brokerErrorMessage))
