@@ -1,0 +1,155 @@
+// Quickstart: connect, show the cluster and the negotiated API versions, write a batch of records
+// with every compression codec through the raw protocol API, and read them back.
+using System.Text;
+using KafkaClient;
+using KafkaClient.Cluster;
+using KafkaClient.Errors;
+using KafkaClient.Protocol;
+using KafkaClient.Protocol.Compression;
+using KafkaClient.Protocol.Messages;
+using KafkaClient.Protocol.Records;
+using KafkaClient.TestBrokers;
+
+const string Topic = "quickstart";
+using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+var ct = cts.Token;
+
+string? bootstrap = Environment.GetEnvironmentVariable("KAFKA_BOOTSTRAP_SERVERS");
+LibrdkafkaMockCluster? localCluster = null;
+if (string.IsNullOrWhiteSpace(bootstrap))
+{
+    localCluster = LibrdkafkaMockCluster.Start(3);
+    localCluster.CreateTopic(Topic, partitions: 3, replicationFactor: 3);
+    bootstrap = localCluster.BootstrapServers;
+    Console.WriteLine($"No KAFKA_BOOTSTRAP_SERVERS given: started a local 3-broker cluster (librdkafka mock) at {bootstrap}");
+}
+
+try
+{
+    await using var client = await KafkaProtocolClient.ConnectAsync(KafkaClientOptions.Default with { BootstrapServers = bootstrap, ClientId = "quickstart" }, ct);
+
+    Console.WriteLine();
+    Console.WriteLine($"Cluster {client.Metadata.ClusterId ?? "(no id)"}, controller {client.Metadata.ControllerId}");
+    foreach (var broker in client.Metadata.Brokers)
+    {
+        Console.WriteLine($"  broker {broker.NodeId} at {broker.Host}:{broker.Port}{(broker.Rack is null ? "" : $" rack {broker.Rack}")}");
+    }
+
+    int firstBroker = client.Metadata.Brokers[0].NodeId;
+    var versions = await client.GetApiVersionsAsync(firstBroker, ct);
+    Console.WriteLine();
+    Console.WriteLine($"API versions negotiated with broker {firstBroker} (ours / broker's range):");
+    foreach (var api in KafkaApis.All)
+    {
+        if (versions.BrokerRange(api.Key) is { } range)
+        {
+            string chosen = range.Max >= api.LowestVersion && range.Min <= api.HighestStableVersion
+                ? $"v{Math.Min(range.Max, api.HighestStableVersion)}"
+                : "none in common";
+            Console.WriteLine($"  {api.Name,-28} {chosen,-16} broker v{range.Min}-{range.Max}");
+        }
+    }
+
+    if (localCluster is null)
+    {
+        await EnsureTopicAsync(client, ct);
+    }
+    var metadata = await client.RefreshMetadataAsync([Topic], ct);
+    var partition = metadata.Partition(Topic, 0) ?? throw new InvalidOperationException($"Topic {Topic} has no partition 0.");
+    Console.WriteLine();
+    Console.WriteLine($"Writing to {Topic}[0], leader broker {partition.LeaderId}:");
+
+    using var batch = new RecordBatchWriter();
+    foreach (var codec in new[] { CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd })
+    {
+        batch.Reset();
+        batch.Compression = codec;
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (int i = 0; i < 3; i++)
+        {
+            batch.Append(now, Encoding.UTF8.GetBytes($"key-{i}"), Encoding.UTF8.GetBytes($"hello #{i} compressed with {codec}"),
+                [new RecordHeader("codec", Encoding.UTF8.GetBytes(codec.ToString()))]);
+        }
+        var produce = new ProduceRequest
+        {
+            Acks = -1,
+            TimeoutMs = 10_000,
+            TopicData = [new ProduceRequest.TopicProduceData { Name = Topic, PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = batch.Finish() }] }],
+        };
+        var response = await client.SendAsync(produce, partition.LeaderId, ConnectionPurpose.Produce, ct);
+        var result = response.Responses[0].PartitionResponses[0];
+        if (result.ErrorCode != 0)
+        {
+            throw KafkaException.FromErrorCode((ErrorCode)result.ErrorCode, $"Produce with {codec} failed.");
+        }
+        Console.WriteLine($"  {codec,-7} 3 records at base offset {result.BaseOffset}");
+    }
+
+    Console.WriteLine();
+    Console.WriteLine("Reading them back:");
+    long offset = 0;
+    int read = 0;
+    using var reader = new RecordBatchReader();
+    while (read < 15)
+    {
+        var fetch = new FetchRequest
+        {
+            ReplicaId = -1,
+            MaxWaitMs = 500,
+            MinBytes = 1,
+            MaxBytes = 1 << 20,
+            Topics = [new FetchRequest.FetchTopic { Topic = Topic, TopicId = metadata.Topics[Topic].TopicId, Partitions = [new FetchRequest.FetchPartition { Partition = 0, FetchOffset = offset, PartitionMaxBytes = 1 << 20 }] }],
+        };
+        var fetched = await client.SendAsync(fetch, partition.LeaderId, ConnectionPurpose.Fetch, ct);
+        var data = fetched.Responses[0].Partitions[0];
+        if (data.ErrorCode != 0)
+        {
+            throw KafkaException.FromErrorCode((ErrorCode)data.ErrorCode, "Fetch failed.");
+        }
+        reader.Reset(data.Records ?? ReadOnlyMemory<byte>.Empty);
+        while (reader.TryReadBatch(out var view))
+        {
+            foreach (var record in reader.ReadRecords(view))
+            {
+                string header = "";
+                foreach (var h in record.Headers)
+                {
+                    header += $" [{h.GetKey()}={Encoding.UTF8.GetString(h.Value)}]";
+                }
+                Console.WriteLine($"  offset {record.Offset,3}  {Encoding.UTF8.GetString(record.Key)} => {Encoding.UTF8.GetString(record.Value)}{header}");
+                offset = record.Offset + 1;
+                read++;
+            }
+        }
+    }
+
+    var listOffsets = await client.SendAsync(new ListOffsetsRequest
+    {
+        ReplicaId = -1,
+        Topics = [new ListOffsetsRequest.ListOffsetsTopic { Name = Topic, Partitions = [new ListOffsetsRequest.ListOffsetsPartition { PartitionIndex = 0, Timestamp = -1 }] }],
+    }, partition.LeaderId, ConnectionPurpose.General, ct);
+    Console.WriteLine();
+    Console.WriteLine($"Latest offset of {Topic}[0]: {listOffsets.Topics[0].Partitions[0].Offset}. Done.");
+    return 0;
+}
+finally
+{
+    if (localCluster is not null)
+    {
+        await localCluster.DisposeAsync();
+    }
+}
+
+static async Task EnsureTopicAsync(KafkaProtocolClient client, CancellationToken ct)
+{
+    var response = await client.SendAsync(new CreateTopicsRequest
+    {
+        TimeoutMs = 10_000,
+        Topics = [new CreateTopicsRequest.CreatableTopic { Name = Topic, NumPartitions = 3, ReplicationFactor = -1 }],
+    }, client.Metadata.ControllerId >= 0 ? client.Metadata.ControllerId : client.Metadata.Brokers[0].NodeId, ConnectionPurpose.General, ct);
+    var error = (ErrorCode)response.Topics[0].ErrorCode;
+    if (error is not ErrorCode.None and not ErrorCode.TopicAlreadyExists)
+    {
+        throw KafkaException.FromErrorCode(error, $"Could not create topic {Topic}.");
+    }
+}
