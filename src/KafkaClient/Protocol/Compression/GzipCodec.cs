@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
 using KafkaClient.Protocol.Records;
 
@@ -14,6 +15,16 @@ internal sealed class GzipCodec : ICompressionCodec
 
     private const int ReadChunk = 64 * 1024;
 
+    /// <summary>A 10-byte header, an empty final deflate block (2 bytes) and the 8-byte trailer.</summary>
+    private const int MinimumMemberSize = 20;
+
+    /// <summary>
+    /// A gzip member holding nothing: header (deflate, no flags, no time, unknown OS), an empty
+    /// final fixed-Huffman block, CRC32 0 and size 0.
+    /// </summary>
+    private static ReadOnlySpan<byte> EmptyMember =>
+        [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF, 0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
+
     private GzipCodec()
     {
     }
@@ -28,6 +39,12 @@ internal sealed class GzipCodec : ICompressionCodec
         if (zlibLevel is < -1 or > 9)
         {
             throw new ArgumentOutOfRangeException(nameof(level), level, "Gzip levels are 0 to 9.");
+        }
+        if (source.IsEmpty)
+        {
+            // GZipStream writes nothing at all for no input; emit a valid empty member instead.
+            destination.Write(EmptyMember);
+            return;
         }
         var options = new ZLibCompressionOptions { CompressionLevel = zlibLevel };
         using var output = new BufferWriterStream(destination);
@@ -48,11 +65,12 @@ internal sealed class GzipCodec : ICompressionCodec
             while (true)
             {
                 // Ask for one byte more than allowed so a bomb is caught without growing further.
-                int want = Math.Min(ReadChunk, bounded.Remaining + 1);
+                int want = (int)Math.Min(ReadChunk, (long)bounded.Remaining + 1);
                 Span<byte> span = destination.GetSpan(want)[..want];
                 int n = gzip.Read(span);
                 if (n == 0)
                 {
+                    CheckNotTruncated(source.Span, bounded.Written);
                     return;
                 }
                 bounded.Advance(n);
@@ -61,6 +79,26 @@ internal sealed class GzipCodec : ICompressionCodec
         catch (InvalidDataException ex)
         {
             throw CompressionCodecs.Invalid(Type, ex.Message, ex);
+        }
+    }
+
+    /// <summary>
+    /// GZipStream reports a stream cut short as a normal end, so check the trailer: a gzip member
+    /// ends with ISIZE, its uncompressed length (mod 2^32). A complete stream decompresses to at
+    /// least the last member's ISIZE (exactly it for the single member Kafka clients write), while
+    /// the last four bytes of a truncated stream are compressed data, almost surely a larger number.
+    /// </summary>
+    private void CheckNotTruncated(ReadOnlySpan<byte> source, int decompressed)
+    {
+        if (source.Length < MinimumMemberSize)
+        {
+            throw CompressionCodecs.Invalid(Type, $"{source.Length} bytes cannot hold a gzip stream.");
+        }
+        uint lastMemberSize = BinaryPrimitives.ReadUInt32LittleEndian(source[^4..]);
+        if (decompressed < lastMemberSize)
+        {
+            throw CompressionCodecs.Invalid(
+                Type, $"the stream is truncated (decompressed {decompressed} bytes, the trailer declares {lastMemberSize}).");
         }
     }
 }

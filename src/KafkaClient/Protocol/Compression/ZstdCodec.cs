@@ -64,7 +64,7 @@ internal sealed class ZstdCodec : ICompressionCodec
             while (true)
             {
                 // Offer at most one byte beyond the limit so a bomb fails without growing further.
-                int want = Math.Min(OutputChunk, bounded.Remaining + 1);
+                int want = (int)Math.Min(OutputChunk, (long)bounded.Remaining + 1);
                 Span<byte> output = destination.GetSpan(want)[..want];
                 OperationStatus status = decompressor.UnwrapStream(input, output, out int consumed, out int written);
                 input = input[consumed..];
