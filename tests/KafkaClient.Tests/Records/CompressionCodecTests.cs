@@ -242,6 +242,33 @@ public sealed class CompressionCodecTests
 
     [Theory]
     [MemberData(nameof(Codecs))]
+    public void Random_corruption_never_escapes_as_another_exception_type(CompressionType codec)
+    {
+        // Whatever the damage, decompression either succeeds (some flips land in literal bytes and
+        // formats without checksums cannot notice) or raises the typed error, never a codec's own exception.
+        byte[] original = Compress(codec, RecordTestHelpers.CompressibleBytes(50_000, 31));
+        var random = new Random(1234 + (int)codec);
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] damaged = (byte[])original.Clone();
+            int flips = random.Next(1, 6);
+            for (int f = 0; f < flips; f++)
+            {
+                damaged[random.Next(damaged.Length)] ^= (byte)random.Next(1, 256);
+            }
+            int length = random.Next(4) == 0 ? random.Next(damaged.Length) : damaged.Length;
+            try
+            {
+                Decompress(codec, damaged[..length], max: 1 << 20);
+            }
+            catch (CorruptRecordException)
+            {
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Codecs))]
     public void Decompression_stops_at_the_size_limit(CompressionType codec)
     {
         byte[] zeros = new byte[4 << 20];

@@ -394,6 +394,47 @@ public sealed class RecordBatchReaderTests
         count.Should().Be(100);
     }
 
+    [Theory]
+    [InlineData(CompressionType.None)]
+    [InlineData(CompressionType.Gzip)]
+    [InlineData(CompressionType.Snappy)]
+    [InlineData(CompressionType.Lz4)]
+    [InlineData(CompressionType.Zstd)]
+    public void Random_damage_without_crc_checks_only_ever_raises_kafka_exceptions(CompressionType codec)
+    {
+        // With CRC validation off nothing stops damaged bytes reaching the parsers; they must fail
+        // with the typed errors (or decode something), never index out of range or allocate wildly.
+        byte[] original = RecordTestHelpers.Concat(WriteBatch(0, 20, codec), WriteBatch(20, 5));
+        var random = new Random(99 + (int)codec);
+        using var reader = new RecordBatchReader { ValidateCrc = false, MaxDecompressedBytes = 1 << 20 };
+        for (int i = 0; i < 500; i++)
+        {
+            byte[] damaged = (byte[])original.Clone();
+            for (int f = random.Next(1, 4); f > 0; f--)
+            {
+                damaged[random.Next(damaged.Length)] ^= (byte)random.Next(1, 256);
+            }
+            reader.Reset(damaged);
+            try
+            {
+                while (reader.TryReadBatch(out RecordBatchView batch))
+                {
+                    foreach (RecordView r in reader.ReadRecords(batch))
+                    {
+                        foreach (RecordHeaderView h in r.Headers)
+                        {
+                            _ = h.KeyUtf8.Length + h.Value.Length;
+                        }
+                        _ = r.Key.Length + r.Value.Length;
+                    }
+                }
+            }
+            catch (KafkaException)
+            {
+            }
+        }
+    }
+
     [Fact]
     public void Log_append_time_batches_give_every_record_the_max_timestamp()
     {

@@ -28,6 +28,14 @@ internal static class CompressionCodecs
     /// <summary>True when <paramref name="type"/> names a codec this client implements.</summary>
     public static bool IsKnown(CompressionType type) => (uint)type < (uint)Codecs.Length;
 
+    /// <summary>
+    /// True for an exception a third-party decoder raised on bad input. Decoders fed corrupt data
+    /// throw a variety of types (InvalidDataException, ArgumentException, InvalidOperationException,
+    /// their own exception types...), so everything except our own typed errors and out-of-memory
+    /// is reported as <see cref="CorruptRecordReason.InvalidCompressedData"/> with the original as inner exception.
+    /// </summary>
+    internal static bool IsDecoderFailure(Exception ex) => ex is not (CorruptRecordException or OutOfMemoryException);
+
     internal static CorruptRecordException Invalid(CompressionType type, string detail, Exception? inner = null) =>
         new(CorruptRecordReason.InvalidCompressedData, $"The {type} compressed records are invalid: {detail}", inner);
 

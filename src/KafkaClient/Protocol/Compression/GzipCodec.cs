@@ -76,7 +76,7 @@ internal sealed class GzipCodec : ICompressionCodec
                 bounded.Advance(n);
             }
         }
-        catch (InvalidDataException ex)
+        catch (Exception ex) when (CompressionCodecs.IsDecoderFailure(ex))
         {
             throw CompressionCodecs.Invalid(Type, ex.Message, ex);
         }

@@ -48,7 +48,7 @@ internal sealed class Lz4Codec : ICompressionCodec
         {
             LZ4Frame.Decode(source.Span, bounded);
         }
-        catch (Exception ex) when (ex is InvalidDataException or ArgumentException or EndOfStreamException or NotImplementedException or NotSupportedException)
+        catch (Exception ex) when (CompressionCodecs.IsDecoderFailure(ex))
         {
             throw CompressionCodecs.Invalid(Type, ex.Message, ex);
         }

@@ -104,7 +104,7 @@ internal sealed class SnappyCodec : ICompressionCodec
             }
             bounded.Advance(written);
         }
-        catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
+        catch (Exception ex) when (CompressionCodecs.IsDecoderFailure(ex))
         {
             throw CompressionCodecs.Invalid(Type, ex.Message, ex);
         }

@@ -83,7 +83,7 @@ internal sealed class ZstdCodec : ICompressionCodec
                 }
             }
         }
-        catch (ZstdException ex)
+        catch (Exception ex) when (CompressionCodecs.IsDecoderFailure(ex))
         {
             throw CompressionCodecs.Invalid(Type, ex.Message, ex);
         }

@@ -191,7 +191,12 @@ internal sealed class RecordBatchReader : IDisposable
             }
             catch (CorruptRecordException ex)
             {
-                throw new CorruptRecordException(ex.Reason, $"Record batch at base offset {batch.BaseOffset}: {ex.Message}", ex);
+                // Re-raise naming the batch; the codec's own exception (inner) keeps the detail.
+                string what = ex.Reason == CorruptRecordReason.DecompressedSizeLimitExceeded
+                    ? $"decompress to more than the allowed {_maxDecompressedBytes} bytes (MaxDecompressedBytes)"
+                    : "cannot be decompressed; see the inner exception";
+                throw new CorruptRecordException(
+                    ex.Reason, $"Record batch at base offset {batch.BaseOffset}: its {compression} compressed records {what}.", ex);
             }
             records = _decompressed.WrittenMemory;
         }
