@@ -146,6 +146,29 @@ public sealed class RecordBatchWriterTests
         seen.Should().Equal("null/null", "0/0", "null/1", "1/1[empty=0][null=null]");
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("a")]
+    [InlineData("€€€€€€€€€€€€€€€€€€€€€")] // 21 chars, 63 UTF-8 bytes: the largest one-byte length
+    [InlineData("€€€€€€€€€€€€€€€€€€€€€€")] // 22 chars, 66 UTF-8 bytes: a two-byte length
+    [InlineData("😀😀😀😀😀😀😀😀😀😀")] // surrogate pairs, 4 UTF-8 bytes each
+    [InlineData("a-much-longer-header-key-that-exceeds-sixty-four-bytes-when-encoded-as-utf8")]
+    public void Header_keys_of_any_length_round_trip(string key)
+    {
+        using var writer = new RecordBatchWriter();
+        writer.Append(1, "k"u8, "v"u8, [new RecordHeader(key, new byte[] { 1, 2 })]);
+        using var reader = new RecordBatchReader();
+        foreach (RecordView r in reader.ReadRecords(ReadSingleBatch(reader, writer.Finish())))
+        {
+            foreach (RecordHeaderView h in r.Headers)
+            {
+                h.GetKey().Should().Be(key);
+                h.KeyUtf8.Length.Should().Be(Encoding.UTF8.GetByteCount(key));
+                h.Value.ToArray().Should().Equal(1, 2);
+            }
+        }
+    }
+
     [Fact]
     public void Large_values_round_trip()
     {

@@ -143,18 +143,17 @@ internal sealed class RecordBatchWriter : IDisposable
         }
 
         Span<byte> span = _records.GetSpan(total);
-        int p = Varint.Write(span, bodySize);
+        int p = PutVarint(span, 0, bodySize);
         span[p++] = 0; // record attributes: unused
-        p += Varint.Write(span[p..], timestampDelta);
-        p += Varint.Write(span[p..], offsetDelta);
-        p += WriteBytes(span[p..], key.Span, keyLength);
-        p += WriteBytes(span[p..], value.Span, valueLength);
-        p += Varint.Write(span[p..], headers.Length);
+        p = PutVarlong(span, p, timestampDelta);
+        p = PutVarint(span, p, offsetDelta);
+        p = PutBytes(span, p, key.Span, keyLength);
+        p = PutBytes(span, p, value.Span, valueLength);
+        p = PutVarint(span, p, headers.Length);
         foreach (ref readonly RecordHeader header in headers)
         {
-            p += Varint.Write(span[p..], Encoding.UTF8.GetByteCount(header.Key));
-            p += Encoding.UTF8.GetBytes(header.Key, span[p..]);
-            p += WriteBytes(span[p..], header.Value.Span, header.IsValueNull ? -1 : header.Value.Length);
+            p = PutHeaderKey(span, p, header.Key);
+            p = PutBytes(span, p, header.Value.Span, header.IsValueNull ? -1 : header.Value.Length);
         }
         Debug.Assert(p == total, "record size arithmetic and encoding disagree");
         _records.Advance(total);
@@ -313,15 +312,55 @@ internal sealed class RecordBatchWriter : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WriteBytes(Span<byte> destination, ReadOnlySpan<byte> bytes, int wireLength)
+    private static int PutVarint(Span<byte> destination, int position, int value)
     {
-        int p = Varint.Write(destination, wireLength);
+        uint zigZag = Varint.ZigZag(value);
+        if (zigZag < 0x80)
+        {
+            destination[position] = (byte)zigZag;
+            return position + 1;
+        }
+        return position + Varint.WriteUnsigned(destination[position..], zigZag);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PutVarlong(Span<byte> destination, int position, long value)
+    {
+        ulong zigZag = Varint.ZigZag(value);
+        if (zigZag < 0x80)
+        {
+            destination[position] = (byte)zigZag;
+            return position + 1;
+        }
+        return position + Varint.WriteUnsigned(destination[position..], zigZag);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PutBytes(Span<byte> destination, int position, ReadOnlySpan<byte> bytes, int wireLength)
+    {
+        position = PutVarint(destination, position, wireLength);
         if (wireLength > 0)
         {
-            bytes.CopyTo(destination[p..]);
-            p += wireLength;
+            bytes.CopyTo(destination[position..]);
+            position += wireLength;
         }
-        return p;
+        return position;
+    }
+
+    /// <summary>
+    /// Writes a header key as length + UTF-8. A key of at most 21 chars encodes to at most 63 bytes,
+    /// whose length takes one varint byte, so it is encoded in a single pass straight after that byte.
+    /// </summary>
+    private static int PutHeaderKey(Span<byte> destination, int position, string key)
+    {
+        if (key.Length <= 21)
+        {
+            int written = Encoding.UTF8.GetBytes(key, destination[(position + 1)..]);
+            destination[position] = (byte)Varint.ZigZag(written);
+            return position + 1 + written;
+        }
+        position = PutVarint(destination, position, Encoding.UTF8.GetByteCount(key));
+        return position + Encoding.UTF8.GetBytes(key, destination[position..]);
     }
 
     private void ThrowIfFinished()
