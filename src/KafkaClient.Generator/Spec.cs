@@ -131,7 +131,8 @@ internal sealed class MessageSpec
             var tagged = Versions.Parse(Str(f, "taggedVersions"));
             result.Add(new FieldSpec
             {
-                Name = Str(f, "name")!,
+                // A few spec fields start in lower case (CreateTopicsRequest.timeoutMs); C# properties are PascalCase.
+                Name = Pascal(Str(f, "name")!),
                 Type = Str(f, "type")!.Trim(),
                 Versions = versions,
                 NullableVersions = Versions.Parse(Str(f, "nullableVersions")),
@@ -147,6 +148,8 @@ internal sealed class MessageSpec
         }
         return result;
     }
+
+    internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name[1..];
 
     private static int ToInt(JsonElement e) => e.ValueKind == JsonValueKind.Number
         ? e.GetInt32()

@@ -8,7 +8,7 @@ using System.Reflection;
 using System.Threading.Channels;
 using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
-using KafkaClient.Internal;
+using KafkaClient.Protocol.Records;
 using KafkaClient.Network.Sasl;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;

@@ -47,17 +47,17 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
     /// <summary>Spec field <c>Topics</c> ([]CreatableTopic), versions 0+.</summary>
     public List<CreateTopicsRequest.CreatableTopic> Topics { get; set; } = new();
 
-    /// <summary>Spec field <c>timeoutMs</c> (int32), versions 0+, default 60000.</summary>
-    public int timeoutMs { get; set; } = 60000;
+    /// <summary>Spec field <c>TimeoutMs</c> (int32), versions 0+, default 60000.</summary>
+    public int TimeoutMs { get; set; } = 60000;
 
-    /// <summary>Spec field <c>validateOnly</c> (bool), versions 1+, default false.</summary>
-    public bool validateOnly { get; set; } = false;
+    /// <summary>Spec field <c>ValidateOnly</c> (bool), versions 1+, default false.</summary>
+    public bool ValidateOnly { get; set; } = false;
 
     /// <summary>Tagged fields this codec does not know, kept so they survive a read and a write.</summary>
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
     /// <summary>True when every field holds its default value.</summary>
-    public bool IsDefault() => (Topics is { Count: 0 }) && (timeoutMs == 60000) && (validateOnly == false) && (UnknownTaggedFields is null or { Count: 0 });
+    public bool IsDefault() => (Topics is { Count: 0 }) && (TimeoutMs == 60000) && (ValidateOnly == false) && (UnknownTaggedFields is null or { Count: 0 });
 
     /// <summary>Writes this structure at <paramref name="version"/>.</summary>
     public void Write(ref ProtocolWriter writer, short version)
@@ -81,11 +81,11 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         }
         if (true)
         {
-            writer.WriteInt32(timeoutMs);
+            writer.WriteInt32(TimeoutMs);
         }
         if (true)
         {
-            writer.WriteBool(validateOnly);
+            writer.WriteBool(ValidateOnly);
         }
         if (version >= 5)
         {
@@ -152,11 +152,11 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         }
         if (true)
         {
-            result.timeoutMs = reader.ReadInt32();
+            result.TimeoutMs = reader.ReadInt32();
         }
         if (true)
         {
-            result.validateOnly = reader.ReadBool();
+            result.ValidateOnly = reader.ReadBool();
         }
         if (version >= 5)
         {

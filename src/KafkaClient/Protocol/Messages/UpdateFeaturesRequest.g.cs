@@ -44,8 +44,8 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
     /// <inheritdoc/>
     public short ResponseHeaderVersion(short version) => IsFlexible(version) ? (short)1 : (short)0;
 
-    /// <summary>Spec field <c>timeoutMs</c> (int32), versions 0+, default 60000.</summary>
-    public int timeoutMs { get; set; } = 60000;
+    /// <summary>Spec field <c>TimeoutMs</c> (int32), versions 0+, default 60000.</summary>
+    public int TimeoutMs { get; set; } = 60000;
 
     /// <summary>Spec field <c>FeatureUpdates</c> ([]FeatureUpdateKey), versions 0+.</summary>
     public List<UpdateFeaturesRequest.FeatureUpdateKey> FeatureUpdates { get; set; } = new();
@@ -57,7 +57,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
     public List<RawTaggedField>? UnknownTaggedFields { get; set; }
 
     /// <summary>True when every field holds its default value.</summary>
-    public bool IsDefault() => (timeoutMs == 60000) && (FeatureUpdates is { Count: 0 }) && (ValidateOnly == false) && (UnknownTaggedFields is null or { Count: 0 });
+    public bool IsDefault() => (TimeoutMs == 60000) && (FeatureUpdates is { Count: 0 }) && (ValidateOnly == false) && (UnknownTaggedFields is null or { Count: 0 });
 
     /// <summary>Writes this structure at <paramref name="version"/>.</summary>
     public void Write(ref ProtocolWriter writer, short version)
@@ -65,7 +65,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UpdateFeaturesRequest", version);
         if (true)
         {
-            writer.WriteInt32(timeoutMs);
+            writer.WriteInt32(TimeoutMs);
         }
         if (true)
         {
@@ -139,7 +139,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
         var result = new UpdateFeaturesRequest();
         if (true)
         {
-            result.timeoutMs = reader.ReadInt32();
+            result.TimeoutMs = reader.ReadInt32();
         }
         if (true)
         {
