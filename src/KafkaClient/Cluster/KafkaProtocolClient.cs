@@ -4,8 +4,6 @@ using KafkaClient.Network;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
 
 namespace KafkaClient.Cluster;
 
@@ -48,7 +46,7 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
     private readonly Dictionary<int, ApiVersionTable> _versions = [];
     private readonly SemaphoreSlim _metadataLock = new(1, 1);
     private readonly CancellationTokenSource _disposing = new();
-    private readonly ResiliencePipeline _retry;
+    private readonly RetryPolicy _retry;
     private ClusterMetadata _metadata = ClusterMetadata.Empty;
     private int _roundRobin;
     private int _nextBootstrapId = -1;
@@ -60,22 +58,7 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
         _options = options;
         _logger = options.LoggerFactory.CreateLogger("KafkaClient.Cluster");
         _bootstrap = BrokerEndpoint.ParseList(options.BootstrapServers);
-        _retry = new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider }
-            .AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsSafelyRetriable(ex)),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryBackoff,
-                MaxDelay = options.RetryBackoffMax,
-                MaxRetryAttempts = int.MaxValue,
-                OnRetry = args =>
-                {
-                    Log.Retrying(_logger, "request", (long)args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1, args.Outcome.Exception?.Message ?? "");
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+        _retry = new RetryPolicy(options, _logger);
     }
 
     /// <summary>The options this client was built with.</summary>
@@ -164,32 +147,8 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
     /// </summary>
     public async Task<T> RetryAsync<T>(Func<CancellationToken, Task<T>> operation, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
-        deadline.CancelAfter(timeout);
-        Exception? last = null;
-        try
-        {
-            return await _retry.ExecuteAsync(async token =>
-            {
-                try
-                {
-                    return await operation(token).ConfigureAwait(false);
-                }
-                catch (KafkaException ex)
-                {
-                    last = ex;
-                    if (ErrorCodes.IsInvalidMetadata(ex.ErrorCode))
-                    {
-                        await TryRefreshMetadataAsync(token).ConfigureAwait(false);
-                    }
-                    throw;
-                }
-            }, deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_disposing.IsCancellationRequested)
-        {
-            throw new KafkaTimeoutException($"The operation did not succeed within {timeout.TotalMilliseconds:0} ms{(last is null ? "." : $"; last error: {last.Message}")}", last);
-        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        return await _retry.ExecuteAsync(operation, timeout, TryRefreshMetadataAsync, linked.Token).ConfigureAwait(false);
     }
 
     private async Task TryRefreshMetadataAsync(CancellationToken cancellationToken)
@@ -322,13 +281,6 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
         }
         _ = connection.DisposeAsync().AsTask();
     }
-
-    /// <summary>
-    /// True when retrying cannot duplicate an effect: a retriable error, except a connection
-    /// failure after the request may have reached the broker.
-    /// </summary>
-    internal static bool IsSafelyRetriable(Exception ex) => ex is KafkaException { IsRetriable: true } kafka
-        && kafka is not KafkaConnectionException { OutcomeUnknown: true };
 
     /// <summary>Closes every connection. Bounded: never waits on a broker.</summary>
     public async ValueTask DisposeAsync()
