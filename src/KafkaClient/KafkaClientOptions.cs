@@ -9,7 +9,7 @@ namespace KafkaClient;
 /// authenticate to it, and how patiently to wait. Validated once, when a client is built.
 /// Start from <see cref="Default"/> and use <c>with</c> to change what you need.
 /// </summary>
-public sealed record KafkaClientOptions
+public record KafkaClientOptions
 {
     /// <summary>The defaults: every property at its documented default value, no bootstrap servers.</summary>
     public static KafkaClientOptions Default { get; } = new();
@@ -69,7 +69,7 @@ public sealed record KafkaClientOptions
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Throws <see cref="ArgumentException"/> describing the first invalid setting.</summary>
-    public void Validate()
+    public virtual void Validate()
     {
         if (string.IsNullOrWhiteSpace(BootstrapServers))
         {

@@ -1,0 +1,35 @@
+namespace KafkaClient.Producer;
+
+/// <summary>
+/// Sends records to Kafka, batching them per partition. Thread-safe: share one producer per
+/// application. Dispose it to flush what is pending (bounded by a timeout) and release connections.
+/// </summary>
+/// <typeparam name="TKey">Key type.</typeparam>
+/// <typeparam name="TValue">Value type.</typeparam>
+public interface IProducer<TKey, TValue> : IAsyncDisposable
+{
+    /// <summary>
+    /// Produces <paramref name="message"/> to <paramref name="topic"/> (partition chosen by the
+    /// partitioner) and completes when the broker acknowledges it.
+    /// </summary>
+    /// <exception cref="ProduceException{TKey, TValue}">The record could not be delivered.</exception>
+    Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
+
+    /// <summary>Produces <paramref name="message"/> to an explicit partition.</summary>
+    /// <exception cref="ProduceException{TKey, TValue}">The record could not be delivered.</exception>
+    Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Queues <paramref name="message"/> and returns at once (the highest-throughput path);
+    /// <paramref name="onDelivery"/> is called with the result, success or failure, on a
+    /// background thread. Blocks only while the buffer is full or the topic's metadata is unknown,
+    /// up to <see cref="ProducerOptions.MaxBlock"/>.
+    /// </summary>
+    void Produce(string topic, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery = null);
+
+    /// <summary>Queues <paramref name="message"/> for an explicit partition; see <see cref="Produce(string, Message{TKey, TValue}, Action{DeliveryResult{TKey, TValue}}?)"/>.</summary>
+    void Produce(TopicPartition partition, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery = null);
+
+    /// <summary>Sends everything queued now (ignoring linger) and completes when all of it is acknowledged or failed.</summary>
+    Task FlushAsync(CancellationToken cancellationToken = default);
+}

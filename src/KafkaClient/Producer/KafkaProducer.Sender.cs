@@ -1,0 +1,411 @@
+using KafkaClient.Cluster;
+using KafkaClient.Errors;
+using KafkaClient.Protocol.Messages;
+
+namespace KafkaClient.Producer;
+
+/// <summary>The sender: drains ready batches into Produce requests, one per leader, and settles responses.</summary>
+public sealed partial class KafkaProducer<TKey, TValue>
+{
+    private async Task SendLoopAsync()
+    {
+        KafkaProtocolClient client;
+        try
+        {
+            client = await _client.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await FailEverythingWhenConnectFailsAsync(ex).ConfigureAwait(false);
+            return;
+        }
+        while (!_stopping.IsCancellationRequested)
+        {
+            // Take the signal before draining: a wake-up that arrives while we drain is not lost.
+            var signal = _wake.Current;
+            long now = _time.GetTimestamp();
+            var batches = _accumulator.Drain(now, out long nextCheck);
+            if (batches.Count > 0)
+            {
+                await DispatchAsync(client, batches).ConfigureAwait(false);
+                continue;
+            }
+            var wait = nextCheck == long.MaxValue
+                ? TimeSpan.FromMilliseconds(100)
+                : TimeSpan.FromSeconds(Math.Max(0, nextCheck - now) / (double)_time.TimestampFrequency);
+            try
+            {
+                await signal.WaitAsync(wait, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task FailEverythingWhenConnectFailsAsync(Exception ex)
+    {
+        var error = ex as KafkaException ?? new KafkaConnectionException(_options.BootstrapServers, $"The producer could not connect: {ex.Message}", false, ex);
+        while (!_stopping.IsCancellationRequested)
+        {
+            foreach (var batch in _accumulator.TakeAllUnsent())
+            {
+                FailBatch(batch, error, PersistenceStatus.NotPersisted);
+            }
+            try
+            {
+                await _wake.WaitAsync(TimeSpan.FromMilliseconds(100), _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches)
+    {
+        (long Id, short Epoch) producer = (-1, -1);
+        if (_options.EnableIdempotence)
+        {
+            try
+            {
+                producer = await GetProducerIdAsync(client).ConfigureAwait(false);
+            }
+            catch (KafkaException ex)
+            {
+                foreach (var batch in batches)
+                {
+                    RetryOrFail(batch, ex);
+                }
+                return;
+            }
+        }
+        var metadata = client.Metadata;
+        var byLeader = new Dictionary<int, List<ProducerBatch>>();
+        bool needMetadata = false;
+        foreach (var batch in batches)
+        {
+            var partition = metadata.Partition(batch.Partition.Topic, batch.Partition.Partition);
+            if (partition is null || partition.LeaderId < 0 || metadata.Broker(partition.LeaderId) is null)
+            {
+                needMetadata = true;
+                RetryOrFail(batch, new KafkaException(ErrorCode.LeaderNotAvailable, $"No leader is known for {batch.Partition}."));
+                continue;
+            }
+            if (!byLeader.TryGetValue(partition.LeaderId, out var list))
+            {
+                byLeader[partition.LeaderId] = list = [];
+            }
+            list.Add(batch);
+        }
+        if (needMetadata)
+        {
+            RefreshMetadataInBackground(client);
+        }
+        foreach (var (leader, list) in byLeader)
+        {
+            int size = 0;
+            var request = new List<ProducerBatch>();
+            foreach (var batch in list)
+            {
+                if (_options.EnableIdempotence)
+                {
+                    _accumulator.AssignSequence(batch);
+                    batch.Writer.ProducerId = producer.Id;
+                    batch.Writer.ProducerEpoch = producer.Epoch;
+                    batch.Writer.BaseSequence = batch.BaseSequence;
+                }
+                int batchSize = batch.Writer.Finish().Length;
+                if (request.Count > 0 && size + batchSize > _options.MaxRequestSize)
+                {
+                    _ = SendAsync(client, leader, request);
+                    request = [];
+                    size = 0;
+                }
+                request.Add(batch);
+                size += batchSize;
+            }
+            _ = SendAsync(client, leader, request);
+        }
+    }
+
+    private async Task SendAsync(KafkaProtocolClient client, int leader, List<ProducerBatch> batches)
+    {
+        var request = new ProduceRequest
+        {
+            Acks = (short)_options.Acks,
+            TimeoutMs = (int)_options.RequestTimeout.TotalMilliseconds,
+            TopicData = [],
+        };
+        var topics = new Dictionary<string, ProduceRequest.TopicProduceData>(StringComparer.Ordinal);
+        foreach (var batch in batches)
+        {
+            batch.Attempts++;
+            if (!topics.TryGetValue(batch.Partition.Topic, out var topic))
+            {
+                topics[batch.Partition.Topic] = topic = new ProduceRequest.TopicProduceData { Name = batch.Partition.Topic };
+                request.TopicData.Add(topic);
+            }
+            topic.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = batch.Partition.Partition, Records = batch.Writer.Finish() });
+        }
+        try
+        {
+            if (_options.Acks == Acks.None)
+            {
+                await client.SendWithoutResponseAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
+                foreach (var batch in batches)
+                {
+                    CompleteBatch(batch, baseOffset: -1, logAppendTimeMs: -1, PersistenceStatus.PossiblyPersisted);
+                }
+                return;
+            }
+            var response = await client.SendAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
+            HandleResponse(client, batches, response);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            foreach (var batch in batches)
+            {
+                FailBatch(batch, new KafkaException(ErrorCode.UnknownServerError, "The producer was closed while the record was in flight."), PersistenceStatus.PossiblyPersisted);
+            }
+        }
+        catch (KafkaException ex)
+        {
+            foreach (var batch in batches)
+            {
+                RetryOrFail(batch, ex);
+            }
+            if (ex is KafkaConnectionException)
+            {
+                RefreshMetadataInBackground(client);
+            }
+        }
+        finally
+        {
+            _wake.Set();
+        }
+    }
+
+    private void HandleResponse(KafkaProtocolClient client, List<ProducerBatch> batches, ProduceResponse response)
+    {
+        var results = new Dictionary<TopicPartition, ProduceResponse.PartitionProduceResponse>();
+        foreach (var topic in response.Responses)
+        {
+            foreach (var p in topic.PartitionResponses)
+            {
+                results[new TopicPartition(topic.Name, p.Index)] = p;
+            }
+        }
+        bool refresh = false;
+        foreach (var batch in batches)
+        {
+            if (!results.TryGetValue(batch.Partition, out var result))
+            {
+                RetryOrFail(batch, new KafkaException(ErrorCode.UnknownServerError, $"The broker's response did not mention {batch.Partition}."));
+                continue;
+            }
+            var error = (ErrorCode)result.ErrorCode;
+            switch (error)
+            {
+                case ErrorCode.None:
+                    CompleteBatch(batch, result.BaseOffset, result.LogAppendTimeMs, PersistenceStatus.Persisted);
+                    break;
+                case ErrorCode.DuplicateSequenceNumber:
+                    // An older retry already stored this batch; its offsets are no longer known.
+                    CompleteBatch(batch, -1, -1, PersistenceStatus.Persisted);
+                    break;
+                case ErrorCode.OutOfOrderSequenceNumber:
+                case ErrorCode.UnknownProducerId:
+                case ErrorCode.InvalidProducerEpoch:
+                    // KIP-360: the broker lost or rejects our sequence state; bump the epoch, which
+                    // restarts every partition's sequence, and send the batch again.
+                    BumpEpoch(client);
+                    RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed: {result.ErrorMessage}"), retriableOverride: true);
+                    break;
+                default:
+                    var exception = KafkaException.FromErrorCode(error, DescribeFailure(batch, result));
+                    refresh |= ErrorCodes.IsInvalidMetadata(error);
+                    RetryOrFail(batch, exception);
+                    break;
+            }
+        }
+        if (refresh)
+        {
+            RefreshMetadataInBackground(client);
+        }
+    }
+
+    private static string DescribeFailure(ProducerBatch batch, ProduceResponse.PartitionProduceResponse result)
+    {
+        string message = $"Produce to {batch.Partition} failed";
+        if (!string.IsNullOrEmpty(result.ErrorMessage))
+        {
+            message += ": " + result.ErrorMessage;
+        }
+        if (result.RecordErrors.Count > 0)
+        {
+            message += " (records " + string.Join(", ", result.RecordErrors.Select(r => $"#{r.BatchIndex}{(r.BatchIndexErrorMessage is null ? "" : ": " + r.BatchIndexErrorMessage)}")) + ")";
+        }
+        return message + ".";
+    }
+
+    private void RetryOrFail(ProducerBatch batch, KafkaException error, bool retriableOverride = false)
+    {
+        long now = _time.GetTimestamp();
+        long deadline = batch.CreatedTimestamp + (long)(_options.DeliveryTimeout.TotalSeconds * _time.TimestampFrequency);
+        bool retriable = (retriableOverride || error.IsRetriable) && !_stopping.IsCancellationRequested;
+        if (retriable && now < deadline)
+        {
+            double backoffMs = Math.Min(_options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(batch.Attempts, 16)), _options.RetryBackoffMax.TotalMilliseconds);
+            backoffMs *= 0.8 + Random.Shared.NextDouble() * 0.4;
+            _accumulator.Requeue(batch, now + (long)(backoffMs / 1000 * _time.TimestampFrequency));
+            return;
+        }
+        var status = error is KafkaConnectionException { OutcomeUnknown: true } || batch.Attempts > 1 && error is KafkaTimeoutException
+            ? PersistenceStatus.PossiblyPersisted
+            : PersistenceStatus.NotPersisted;
+        if (retriable)
+        {
+            error = new KafkaTimeoutException($"Delivery did not succeed within DeliveryTimeout ({_options.DeliveryTimeout.TotalMilliseconds:0} ms); last error: {error.Message}", error);
+        }
+        FailBatch(batch, error, status);
+    }
+
+    private void CompleteBatch(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status)
+    {
+        var entries = batch.Entries;
+        for (int i = 0; i < entries.Length; i++)
+        {
+            var entry = entries[i];
+            var outcome = new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, baseOffset < 0 ? -1 : baseOffset + i,
+                logAppendTimeMs >= 0 ? logAppendTimeMs : entry.TimestampMs, status, null);
+            Deliver(entry, outcome);
+        }
+        _accumulator.Complete(batch);
+        _progress.Set();
+    }
+
+    private void FailBatch(ProducerBatch batch, KafkaException error, PersistenceStatus status)
+    {
+        foreach (var entry in batch.Entries)
+        {
+            Deliver(entry, new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entry.TimestampMs, status, error));
+        }
+        _accumulator.Complete(batch);
+        _progress.Set();
+    }
+
+    private static void Deliver(in DeliveryEntry entry, in DeliveryOutcome outcome)
+    {
+        try
+        {
+            entry.Target.Complete(entry.Message, outcome);
+        }
+#pragma warning disable CA1031 // A user's delivery callback must not break the sender.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private int _refreshing;
+
+    private void RefreshMetadataInBackground(KafkaProtocolClient client)
+    {
+        if (Interlocked.Exchange(ref _refreshing, 1) != 0)
+        {
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await client.RefreshMetadataAsync(client.Metadata.Topics.Keys.ToList(), _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is KafkaException or OperationCanceledException)
+            {
+            }
+            finally
+            {
+                Volatile.Write(ref _refreshing, 0);
+                _wake.Set();
+            }
+        });
+    }
+
+    private Task<(long Id, short Epoch)> GetProducerIdAsync(KafkaProtocolClient client)
+    {
+        lock (_producerIdLock)
+        {
+            if (_producerId is null || _producerId.IsFaulted || _producerId.IsCanceled)
+            {
+                _producerId = InitProducerIdAsync(client, current: null);
+            }
+            return _producerId;
+        }
+    }
+
+    private void BumpEpoch(KafkaProtocolClient client)
+    {
+        lock (_producerIdLock)
+        {
+            if (_producerId is { IsCompletedSuccessfully: true } done)
+            {
+                _producerId = InitProducerIdAsync(client, done.Result);
+                _accumulator.ResetSequences();
+            }
+        }
+    }
+
+    private Task<(long Id, short Epoch)> InitProducerIdAsync(KafkaProtocolClient client, (long Id, short Epoch)? current) =>
+        client.RetryAsync(async ct =>
+        {
+            var response = await client.SendAsync(new InitProducerIdRequest
+            {
+                TransactionalId = null,
+                TransactionTimeoutMs = int.MaxValue,
+                ProducerId = current?.Id ?? -1,
+                ProducerEpoch = current?.Epoch ?? -1,
+            }, ct).ConfigureAwait(false);
+            var error = (ErrorCode)response.ErrorCode;
+            if (error != ErrorCode.None)
+            {
+                throw KafkaException.FromErrorCode(error, "InitProducerId failed.");
+            }
+            return (response.ProducerId, response.ProducerEpoch);
+        }, _options.MaxBlock, _stopping.Token);
+
+    /// <summary>An auto-reset signal that async waiters can await with a timeout.</summary>
+    private sealed class Signal
+    {
+        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes at the next <see cref="Set"/>.</summary>
+        public Task Current => Volatile.Read(ref _next).Task;
+
+        /// <summary>Wakes every current waiter.</summary>
+        public void Set()
+        {
+            var previous = Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            previous.TrySetResult();
+        }
+
+        public Task WaitAsync(CancellationToken cancellationToken) => Current.WaitAsync(cancellationToken);
+
+        public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await Current.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,406 @@
+using System.Buffers;
+using KafkaClient.Cluster;
+using KafkaClient.Errors;
+using KafkaClient.Protocol.Messages;
+using KafkaClient.Protocol.Records;
+using KafkaClient.Serialization;
+
+namespace KafkaClient.Producer;
+
+/// <summary>
+/// The producer: serializes and partitions records on the caller's thread into the
+/// <see cref="RecordAccumulator"/>, and one sender loop drains ready batches into one Produce
+/// request per leader broker and handles responses (retries, idempotent sequences, epoch bumps).
+/// </summary>
+/// <typeparam name="TKey">Key type.</typeparam>
+/// <typeparam name="TValue">Value type.</typeparam>
+public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue>
+{
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
+    private readonly ProducerOptions _options;
+    private readonly ISerializer<TKey> _keySerializer;
+    private readonly ISerializer<TValue> _valueSerializer;
+    private readonly Func<string, int, Message<TKey, TValue>, int>? _partitionBy;
+    private readonly RecordAccumulator _accumulator;
+    private readonly TimeProvider _time;
+    private readonly Task<KafkaProtocolClient> _client;
+    private readonly Signal _wake = new();
+    private readonly Signal _progress = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<string, StickyChoice> _sticky = [];
+    private readonly Task _sender;
+    private readonly object _producerIdLock = new();
+    private Task<(long Id, short Epoch)>? _producerId;
+    private int _closed;
+
+    /// <summary>
+    /// Creates a producer. Connecting starts in the background; the first produce waits for it
+    /// (up to <see cref="ProducerOptions.MaxBlock"/>).
+    /// </summary>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="keySerializer">Key serializer, or null for the built-in one of <typeparamref name="TKey"/>.</param>
+    /// <param name="valueSerializer">Value serializer, or null for the built-in one of <typeparamref name="TValue"/>.</param>
+    /// <param name="partitionBy">
+    /// Optional typed partitioner: receives the topic, its partition count and the message, and
+    /// returns the partition (or <see cref="Partitioners.NoPreference"/>). Overrides <see cref="ProducerOptions.Partitioner"/>.
+    /// </param>
+    public KafkaProducer(ProducerOptions options, ISerializer<TKey>? keySerializer = null, ISerializer<TValue>? valueSerializer = null,
+        Func<string, int, Message<TKey, TValue>, int>? partitionBy = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _keySerializer = keySerializer ?? Serializers.Default<TKey>()
+            ?? throw new ArgumentException($"No built-in serializer for {typeof(TKey).Name}; pass a keySerializer.", nameof(keySerializer));
+        _valueSerializer = valueSerializer ?? Serializers.Default<TValue>()
+            ?? throw new ArgumentException($"No built-in serializer for {typeof(TValue).Name}; pass a valueSerializer.", nameof(valueSerializer));
+        _partitionBy = partitionBy;
+        _time = options.TimeProvider;
+        _accumulator = new RecordAccumulator(options.BatchSize, options.Linger, _time.TimestampFrequency, options.Compression, options.CompressionLevel, options.BufferMemory);
+        _client = KafkaProtocolClient.ConnectAsync(options, _stopping.Token);
+        _client.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        _sender = Task.Run(SendLoopAsync);
+    }
+
+    /// <inheritdoc/>
+    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
+        ProduceCoreAsync(topic, -1, message, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
+        partition.Partition < 0
+            ? throw new ArgumentOutOfRangeException(nameof(partition), "The partition index must not be negative.")
+            : ProduceCoreAsync(partition.Topic, partition.Partition, message, cancellationToken);
+
+    private async Task<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var target = new AsyncDelivery();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.MaxBlock);
+        int partitionCount;
+        try
+        {
+            partitionCount = await GetPartitionCountAsync(topic, deadline.Token).ConfigureAwait(false);
+            while (true)
+            {
+                var signal = _progress.Current;
+                if (_accumulator.HasRoomFor(256))
+                {
+                    break;
+                }
+                await signal.WaitAsync(deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Failed(topic, partition, message, new KafkaTimeoutException($"Topic {topic}'s metadata or buffer space was not available within MaxBlock ({_options.MaxBlock.TotalMilliseconds:0} ms)."));
+        }
+        catch (KafkaException ex)
+        {
+            throw Failed(topic, partition, message, ex);
+        }
+        Enqueue(topic, partition, partitionCount, message, target);
+        var result = await target.Task.ConfigureAwait(false);
+        return result.Error is null ? result : throw new ProduceException<TKey, TValue>(result, result.Error);
+    }
+
+    /// <inheritdoc/>
+    public void Produce(string topic, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery = null) =>
+        ProduceCore(topic, -1, message, onDelivery);
+
+    /// <inheritdoc/>
+    public void Produce(TopicPartition partition, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(partition.Partition);
+        ProduceCore(partition.Topic, partition.Partition, message, onDelivery);
+    }
+
+    private void ProduceCore(string topic, int partition, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        int partitionCount = TryGetPartitionCount(topic);
+        if (partitionCount <= 0 || !_accumulator.HasRoomFor(256))
+        {
+            // Slow path: the topic is not in the metadata yet, or the buffer is full. Java's send()
+            // blocks here too, bounded by max.block.ms.
+            using var deadline = new CancellationTokenSource(_options.MaxBlock);
+            try
+            {
+                partitionCount = GetPartitionCountAsync(topic, deadline.Token).GetAwaiter().GetResult();
+                while (true)
+                {
+                    var signal = _progress.Current;
+                    if (_accumulator.HasRoomFor(256))
+                    {
+                        break;
+                    }
+                    signal.WaitAsync(deadline.Token).GetAwaiter().GetResult();
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                throw Failed(topic, partition, message, new KafkaTimeoutException($"Topic {topic}'s metadata or buffer space was not available within MaxBlock ({_options.MaxBlock.TotalMilliseconds:0} ms)."));
+            }
+            catch (KafkaException ex)
+            {
+                throw Failed(topic, partition, message, ex);
+            }
+        }
+        Enqueue(topic, partition, partitionCount, message, onDelivery is null ? IgnoreDelivery.Instance : new CallbackDelivery(onDelivery));
+    }
+
+    private static ProduceException<TKey, TValue> Failed(string topic, int partition, Message<TKey, TValue> message, KafkaException error) =>
+        new(new DeliveryResult<TKey, TValue> { Topic = topic, Partition = partition, Message = message, Status = PersistenceStatus.NotPersisted, Error = error }, error);
+
+    private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, DeliveryTarget target)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            throw Failed(topic, partition, message, new KafkaException(ErrorCode.UnknownServerError, "The producer is closed."));
+        }
+        var scratch = t_scratch ??= new Scratch();
+        scratch.Key.Reset();
+        scratch.Value.Reset();
+        bool keyIsNull = message.Key is null;
+        bool valueIsNull = message.Value is null;
+        if (!keyIsNull)
+        {
+            _keySerializer.Serialize(message.Key!, scratch.Key, new SerializationContext(topic, IsKey: true));
+        }
+        if (!valueIsNull)
+        {
+            _valueSerializer.Serialize(message.Value!, scratch.Value, new SerializationContext(topic, IsKey: false));
+        }
+        var headers = scratch.Headers(message.Headers);
+        long timestampMs = message.Timestamp?.ToUnixTimeMilliseconds() ?? _time.GetUtcNow().ToUnixTimeMilliseconds();
+        int approximateSize = scratch.Key.WrittenCount + scratch.Value.WrittenCount + RecordBatchWriter.BatchHeaderSize + 32;
+        foreach (var header in headers)
+        {
+            approximateSize += header.Key.Length * 3 + header.Value.Length + 8;
+        }
+        if (approximateSize > _options.MaxRequestSize)
+        {
+            throw Failed(topic, partition, message, new KafkaException(ErrorCode.MessageTooLarge,
+                $"The record is about {approximateSize} bytes, more than MaxRequestSize ({_options.MaxRequestSize})."));
+        }
+
+        if (partition < 0)
+        {
+            partition = _partitionBy?.Invoke(topic, partitionCount, message)
+                ?? _options.Partitioner.Partition(topic, partitionCount, scratch.Key.WrittenSpan, keyIsNull);
+            if (partition == Partitioners.NoPreference)
+            {
+                partition = StickyPartition(topic, partitionCount, approximateSize);
+            }
+        }
+        if (partition >= partitionCount)
+        {
+            throw Failed(topic, partition, message, new KafkaException(ErrorCode.UnknownTopicOrPartition,
+                $"Partition {partition} does not exist: topic {topic} has {partitionCount} partitions."));
+        }
+
+        var entry = new DeliveryEntry(target, message, timestampMs);
+        NullableBytes key = keyIsNull ? NullableBytes.Null : scratch.Key.WrittenSpan;
+        NullableBytes value = valueIsNull ? NullableBytes.Null : scratch.Value.WrittenSpan;
+        if (_accumulator.Append(new TopicPartition(topic, partition), timestampMs, key, value, headers, entry, _time.GetTimestamp()))
+        {
+            _wake.Set();
+        }
+    }
+
+    private int StickyPartition(string topic, int partitionCount, int recordSize)
+    {
+        lock (_sticky)
+        {
+            if (!_sticky.TryGetValue(topic, out var choice))
+            {
+                _sticky[topic] = choice = new StickyChoice();
+            }
+            // KIP-794: stay on one partition until about a batch worth of bytes went to it, then move.
+            if (choice.Partition < 0 || choice.Partition >= partitionCount || choice.Bytes >= _options.BatchSize)
+            {
+                int next = Random.Shared.Next(partitionCount);
+                if (partitionCount > 1 && next == choice.Partition)
+                {
+                    next = (next + 1) % partitionCount;
+                }
+                choice.Partition = next;
+                choice.Bytes = 0;
+            }
+            choice.Bytes += recordSize;
+            return choice.Partition;
+        }
+    }
+
+    private int TryGetPartitionCount(string topic)
+    {
+        if (!_client.IsCompletedSuccessfully)
+        {
+            return -1;
+        }
+        return _client.Result.Metadata.Topics.TryGetValue(topic, out var t) && t.Error == ErrorCode.None ? t.Partitions.Count : -1;
+    }
+
+    private async Task<int> GetPartitionCountAsync(string topic, CancellationToken cancellationToken)
+    {
+        var client = await _client.WaitAsync(cancellationToken).ConfigureAwait(false);
+        int count = TryGetPartitionCount(topic);
+        var backoff = _options.RetryBackoff;
+        while (count <= 0)
+        {
+            var metadata = await client.RefreshMetadataAsync([topic], cancellationToken, allowAutoTopicCreation: true).ConfigureAwait(false);
+            if (metadata.Topics.TryGetValue(topic, out var t))
+            {
+                if (t.Error == ErrorCode.None && t.Partitions.Count > 0)
+                {
+                    return t.Partitions.Count;
+                }
+                if (!ErrorCodes.IsRetriable(t.Error) && t.Error != ErrorCode.UnknownTopicOrPartition)
+                {
+                    throw KafkaException.FromErrorCode(t.Error, $"Topic {topic} cannot be produced to.");
+                }
+            }
+            await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.RetryBackoffMax.Ticks));
+        }
+        return count;
+    }
+
+    /// <inheritdoc/>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        _accumulator.BeginFlush();
+        try
+        {
+            _wake.Set();
+            while (true)
+            {
+                var signal = _progress.Current;
+                if (_accumulator.IsEmpty)
+                {
+                    break;
+                }
+                await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _accumulator.EndFlush();
+        }
+    }
+
+    /// <summary>
+    /// Flushes what is queued (waiting at most <see cref="KafkaClientOptions.RequestTimeout"/> plus
+    /// linger), fails whatever is left, and closes connections. Never hangs.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+        using (var bound = new CancellationTokenSource(_options.RequestTimeout + _options.Linger))
+        {
+            try
+            {
+                if (_client.IsCompletedSuccessfully)
+                {
+                    await FlushAsync(bound.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _wake.Set();
+        try
+        {
+            await _sender.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        var closed = new KafkaException(ErrorCode.UnknownServerError, "The producer was closed before the record was sent.");
+        foreach (var batch in _accumulator.TakeAllUnsent())
+        {
+            FailBatch(batch, closed, PersistenceStatus.NotPersisted);
+        }
+        if (_client.IsCompletedSuccessfully)
+        {
+            await _client.Result.DisposeAsync().ConfigureAwait(false);
+        }
+        _stopping.Dispose();
+    }
+
+    private sealed class StickyChoice
+    {
+        public int Partition = -1;
+        public long Bytes;
+    }
+
+    /// <summary>Per-thread buffers for serializing a record before it is copied into its batch.</summary>
+    private sealed class Scratch
+    {
+        private RecordHeader[] _headers = new RecordHeader[4];
+
+        public PooledBufferWriter Key { get; } = new(256);
+
+        public PooledBufferWriter Value { get; } = new(1024);
+
+        public ReadOnlySpan<RecordHeader> Headers(IReadOnlyList<Header>? headers)
+        {
+            if (headers is null || headers.Count == 0)
+            {
+                return default;
+            }
+            if (_headers.Length < headers.Count)
+            {
+                _headers = new RecordHeader[headers.Count * 2];
+            }
+            for (int i = 0; i < headers.Count; i++)
+            {
+                var h = headers[i];
+                _headers[i] = h.Value is { } v ? new RecordHeader(h.Key, v) : new RecordHeader(h.Key, (byte[]?)null);
+            }
+            return _headers.AsSpan(0, headers.Count);
+        }
+    }
+
+    private sealed class AsyncDelivery : DeliveryTarget
+    {
+        private readonly TaskCompletionSource<DeliveryResult<TKey, TValue>> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<DeliveryResult<TKey, TValue>> Task => _completion.Task;
+
+        public override void Complete(object message, in DeliveryOutcome outcome) => _completion.TrySetResult(ToResult(message, outcome));
+    }
+
+    private sealed class CallbackDelivery(Action<DeliveryResult<TKey, TValue>> callback) : DeliveryTarget
+    {
+        public override void Complete(object message, in DeliveryOutcome outcome) => callback(ToResult(message, outcome));
+    }
+
+    private sealed class IgnoreDelivery : DeliveryTarget
+    {
+        public static readonly IgnoreDelivery Instance = new();
+
+        public override void Complete(object message, in DeliveryOutcome outcome)
+        {
+        }
+    }
+
+    private static DeliveryResult<TKey, TValue> ToResult(object message, in DeliveryOutcome outcome) => new()
+    {
+        Topic = outcome.Topic,
+        Partition = outcome.Partition,
+        Offset = outcome.Offset,
+        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(outcome.TimestampMs),
+        Status = outcome.Status,
+        Error = outcome.Error,
+        Message = (Message<TKey, TValue>)message,
+    };
+}

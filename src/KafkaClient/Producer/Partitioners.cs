@@ -1,0 +1,106 @@
+namespace KafkaClient.Producer;
+
+/// <summary>
+/// Chooses a record's partition from its serialized key and value. Return a partition index in
+/// <c>[0, partitionCount)</c>, or <see cref="Partitioners.NoPreference"/> to let the producer
+/// spread the record with its uniform sticky strategy (KIP-794).
+/// </summary>
+public interface IPartitioner
+{
+    /// <summary>The partition for a record.</summary>
+    /// <param name="topic">The topic.</param>
+    /// <param name="partitionCount">How many partitions the topic has.</param>
+    /// <param name="key">The serialized key (empty when <paramref name="keyIsNull"/>).</param>
+    /// <param name="keyIsNull">True when the record has no key.</param>
+    int Partition(string topic, int partitionCount, ReadOnlySpan<byte> key, bool keyIsNull);
+}
+
+/// <summary>The built-in partitioners and the Java-compatible key hash.</summary>
+public static class Partitioners
+{
+    /// <summary>Returned by a partitioner to leave the choice to the producer's sticky strategy.</summary>
+    public const int NoPreference = -1;
+
+    /// <summary>
+    /// The Java client's default: keyed records go to <c>toPositive(murmur2(key)) % partitionCount</c>
+    /// (the same partition Java, and librdkafka with <c>murmur2_random</c>, choose); records
+    /// without a key are spread by the uniform sticky strategy (KIP-480/KIP-794).
+    /// </summary>
+    public static IPartitioner Default { get; } = new DefaultPartitioner();
+
+    /// <summary>Every record, keyed or not, to the next partition in turn (per topic).</summary>
+    public static IPartitioner RoundRobin => new RoundRobinPartitioner();
+
+    /// <summary>Ignore keys: every record is spread by the uniform sticky strategy.</summary>
+    public static IPartitioner UniformSticky { get; } = new UniformStickyPartitioner();
+
+    /// <summary>
+    /// Kafka's murmur2 hash of <paramref name="data"/> (MurmurHash2, 32-bit, seed 0x9747b28c), as the
+    /// Java client computes it for partitioning.
+    /// </summary>
+    public static int Murmur2(ReadOnlySpan<byte> data)
+    {
+        const uint m = 0x5bd1e995;
+        const int r = 24;
+        int length = data.Length;
+        uint h = 0x9747b28c ^ (uint)length;
+        int blocks = length / 4;
+        for (int i = 0; i < blocks; i++)
+        {
+            uint k = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(i * 4, 4));
+            k *= m;
+            k ^= k >> r;
+            k *= m;
+            h *= m;
+            h ^= k;
+        }
+        int tail = length & ~3;
+        switch (length % 4)
+        {
+            case 3:
+                h ^= (uint)data[tail + 2] << 16;
+                goto case 2;
+            case 2:
+                h ^= (uint)data[tail + 1] << 8;
+                goto case 1;
+            case 1:
+                h ^= data[tail];
+                h *= m;
+                break;
+        }
+        h ^= h >> 13;
+        h *= m;
+        h ^= h >> 15;
+        return (int)h;
+    }
+
+    /// <summary>The Java client's partition for a key: <c>(murmur2(key) &amp; 0x7fffffff) % partitionCount</c>.</summary>
+    public static int PartitionForKey(ReadOnlySpan<byte> key, int partitionCount) => (Murmur2(key) & 0x7fffffff) % partitionCount;
+
+    private sealed class DefaultPartitioner : IPartitioner
+    {
+        public int Partition(string topic, int partitionCount, ReadOnlySpan<byte> key, bool keyIsNull) =>
+            keyIsNull ? NoPreference : PartitionForKey(key, partitionCount);
+    }
+
+    private sealed class UniformStickyPartitioner : IPartitioner
+    {
+        public int Partition(string topic, int partitionCount, ReadOnlySpan<byte> key, bool keyIsNull) => NoPreference;
+    }
+
+    private sealed class RoundRobinPartitioner : IPartitioner
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox> _counters = new();
+
+        public int Partition(string topic, int partitionCount, ReadOnlySpan<byte> key, bool keyIsNull)
+        {
+            var counter = _counters.GetOrAdd(topic, static _ => new StrongBox());
+            return (int)((uint)Interlocked.Increment(ref counter.Value) % (uint)partitionCount);
+        }
+
+        private sealed class StrongBox
+        {
+            public int Value = -1;
+        }
+    }
+}
