@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using KafkaClient.Cluster;
+using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
 using KafkaClient.Protocol.Messages;
 
@@ -153,6 +155,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             topic.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = batch.Partition.Partition, Records = batch.Writer.Finish() });
         }
+        long bytes = 0;
+        foreach (var batch in batches)
+        {
+            bytes += batch.Writer.Finish().Length;
+        }
+        ProducerMetrics.BytesSent.Add(bytes);
+        long started = Stopwatch.GetTimestamp();
         try
         {
             if (_options.Acks == Acks.None)
@@ -165,6 +174,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 return;
             }
             var response = await client.SendAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
+            ProducerMetrics.RequestLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             HandleResponse(client, batches, response);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -264,6 +274,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             double backoffMs = Math.Min(_options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(batch.Attempts, 16)), _options.RetryBackoffMax.TotalMilliseconds);
             backoffMs *= 0.8 + Random.Shared.NextDouble() * 0.4;
             _accumulator.Requeue(batch, now + (long)(backoffMs / 1000 * _time.TimestampFrequency));
+            ProducerMetrics.Retries.Add(1);
             return;
         }
         var status = error is KafkaConnectionException { OutcomeUnknown: true } || batch.Attempts > 1 && error is KafkaTimeoutException
@@ -286,6 +297,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 logAppendTimeMs >= 0 ? logAppendTimeMs : entry.TimestampMs, status, null);
             Deliver(entry, outcome);
         }
+        ProducerMetrics.RecordsSent.Add(entries.Length, new KeyValuePair<string, object?>("messaging.destination.name", batch.Partition.Topic));
+        ProducerMetrics.BatchRecords.Record(entries.Length);
         _accumulator.Complete(batch);
         _progress.Set();
     }
@@ -296,12 +309,27 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             Deliver(entry, new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entry.TimestampMs, status, error));
         }
+        ProducerMetrics.Errors.Add(batch.RecordCount, new KeyValuePair<string, object?>("error.type", ErrorCodes.ProtocolName(error.ErrorCode)));
         _accumulator.Complete(batch);
         _progress.Set();
     }
 
     private static void Deliver(in DeliveryEntry entry, in DeliveryOutcome outcome)
     {
+        if (entry.Activity is { } activity)
+        {
+            activity.SetTag("messaging.destination.partition.id", outcome.Partition);
+            if (outcome.Offset >= 0)
+            {
+                activity.SetTag("messaging.kafka.offset", outcome.Offset);
+            }
+            if (outcome.Error is { } error)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, error.Message);
+                activity.SetTag("error.type", ErrorCodes.ProtocolName(error.ErrorCode));
+            }
+            activity.Dispose();
+        }
         try
         {
             entry.Target.Complete(entry.Message, outcome);

@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Diagnostics;
+using System.Text;
 using KafkaClient.Cluster;
+using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Protocol.Records;
@@ -32,6 +35,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private readonly Dictionary<string, StickyChoice> _sticky = [];
     private readonly Task _sender;
     private readonly object _producerIdLock = new();
+    private readonly Func<long> _bufferAvailable;
     private Task<(long Id, short Epoch)>? _producerId;
     private int _closed;
 
@@ -61,6 +65,8 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         _accumulator = new RecordAccumulator(options.BatchSize, options.Linger, _time.TimestampFrequency, options.Compression, options.CompressionLevel, options.BufferMemory);
         _client = KafkaProtocolClient.ConnectAsync(options, _stopping.Token);
         _client.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        _bufferAvailable = () => _options.BufferMemory - _accumulator.BufferedBytes;
+        ProducerMetrics.RegisterBuffer(_bufferAvailable);
         _sender = Task.Run(SendLoopAsync);
     }
 
@@ -202,7 +208,24 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
                 $"Partition {partition} does not exist: topic {topic} has {partitionCount} partitions."));
         }
 
-        var entry = new DeliveryEntry(target, message, timestampMs);
+        Activity? activity = null;
+        if (KafkaDiagnostics.ActivitySource.HasListeners())
+        {
+            // One span per record, its W3C trace context written into the record's headers so a
+            // consumer can link to it.
+            var caller = Activity.Current;
+            activity = KafkaDiagnostics.ActivitySource.StartActivity($"{topic} publish", ActivityKind.Producer);
+            Activity.Current = caller; // the span ends at delivery, not in the caller's scope
+            if (activity is not null)
+            {
+                activity.SetTag("messaging.system", "kafka");
+                activity.SetTag("messaging.operation.type", "publish");
+                activity.SetTag("messaging.destination.name", topic);
+                activity.SetTag("messaging.destination.partition.id", partition);
+                headers = scratch.WithTraceContext(headers, activity);
+            }
+        }
+        var entry = new DeliveryEntry(target, message, timestampMs, activity);
         NullableBytes key = keyIsNull ? NullableBytes.Null : scratch.Key.WrittenSpan;
         NullableBytes value = valueIsNull ? NullableBytes.Null : scratch.Value.WrittenSpan;
         if (_accumulator.Append(new TopicPartition(topic, partition), timestampMs, key, value, headers, entry, _time.GetTimestamp()))
@@ -367,6 +390,20 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
                 _headers[i] = h.Value is { } v ? new RecordHeader(h.Key, v) : new RecordHeader(h.Key, (byte[]?)null);
             }
             return _headers.AsSpan(0, headers.Count);
+        }
+
+        public ReadOnlySpan<RecordHeader> WithTraceContext(ReadOnlySpan<RecordHeader> headers, Activity activity)
+        {
+            var list = new List<RecordHeader>(headers.Length + 2);
+            list.AddRange(headers);
+            DistributedContextPropagator.Current.Inject(activity, list, static (carrier, name, value) =>
+            {
+                if (carrier is List<RecordHeader> l && value is not null)
+                {
+                    l.Add(new RecordHeader(name, Encoding.UTF8.GetBytes(value)));
+                }
+            });
+            return list.ToArray();
         }
     }
 

@@ -13,7 +13,7 @@ internal abstract class DeliveryTarget
 internal readonly record struct DeliveryOutcome(string Topic, int Partition, long Offset, long TimestampMs, PersistenceStatus Status, Errors.KafkaException? Error);
 
 /// <summary>One record's bookkeeping inside a batch: who to tell, and about what.</summary>
-internal readonly record struct DeliveryEntry(DeliveryTarget Target, object Message, long TimestampMs);
+internal readonly record struct DeliveryEntry(DeliveryTarget Target, object Message, long TimestampMs, System.Diagnostics.Activity? Activity = null);
 
 /// <summary>
 /// Records for one partition on their way to the broker: the encoded batch plus, per record, who
