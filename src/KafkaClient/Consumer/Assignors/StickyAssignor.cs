@@ -29,7 +29,11 @@ public sealed class StickyAssignor : IPartitionAssignor
     public ReadOnlyMemory<byte>? GetSubscriptionUserData(MemberState member)
     {
         ArgumentNullException.ThrowIfNull(member);
-        return member.LastAssignment is { } last ? StickyUserData.WritePreviousAssignment(last, member.GenerationId) : null;
+        if (member.LastAssignment is not { } last)
+        {
+            return null;
+        }
+        return StickyUserData.WritePreviousAssignment(last, member.GenerationId);
     }
 
     /// <inheritdoc/>
