@@ -93,13 +93,23 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
         => SendAsync(request, AnyBrokerId(), ConnectionPurpose.General, cancellationToken);
 
     /// <summary>Sends <paramref name="request"/> to broker <paramref name="nodeId"/> on the connection for <paramref name="purpose"/>.</summary>
-    public async Task<TResponse> SendAsync<TResponse>(IKafkaRequest<TResponse> request, int nodeId, ConnectionPurpose purpose = ConnectionPurpose.General, CancellationToken cancellationToken = default)
+    public Task<TResponse> SendAsync<TResponse>(IKafkaRequest<TResponse> request, int nodeId, ConnectionPurpose purpose = ConnectionPurpose.General, CancellationToken cancellationToken = default)
+        where TResponse : IKafkaResponse<TResponse>
+        => SendAsync(request, nodeId, purpose, maxVersion: short.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> to broker <paramref name="nodeId"/> at the highest version
+    /// both sides support, but no higher than <paramref name="maxVersion"/> (for APIs whose newer
+    /// versions are meant for brokers only, such as AddPartitionsToTxn v4+).
+    /// </summary>
+    public async Task<TResponse> SendAsync<TResponse>(IKafkaRequest<TResponse> request, int nodeId, ConnectionPurpose purpose, short maxVersion, CancellationToken cancellationToken = default)
         where TResponse : IKafkaResponse<TResponse>
     {
         var connection = await GetConnectionAsync(nodeId, purpose, cancellationToken).ConfigureAwait(false);
         try
         {
-            return await connection.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            short version = Math.Min(connection.Versions.Select(request), maxVersion);
+            return await connection.SendAsync(request, version, cancellationToken).ConfigureAwait(false);
         }
         catch (KafkaException ex) when (ex is KafkaConnectionException or KafkaTimeoutException)
         {
@@ -125,6 +135,41 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Finds the coordinator of a consumer group (<paramref name="keyType"/> 0) or a transactional
+    /// id (1), retrying while the coordinator is loading or moving, bounded by <paramref name="timeout"/>.
+    /// </summary>
+    /// <returns>The coordinator's node id.</returns>
+    public Task<int> FindCoordinatorAsync(sbyte keyType, string key, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        RetryAsync(async ct =>
+        {
+            int nodeId = AnyBrokerId();
+            var versions = await GetApiVersionsAsync(nodeId, ct).ConfigureAwait(false);
+            var request = new FindCoordinatorRequest { KeyType = keyType };
+            if (versions.TrySelect(request, out short version) && version >= 4)
+            {
+                request.CoordinatorKeys = [key];
+            }
+            else
+            {
+                request.Key = key;
+            }
+            var response = await SendAsync(request, nodeId, ConnectionPurpose.General, ct).ConfigureAwait(false);
+            var (error, message, coordinator) = response.Coordinators.Count > 0
+                ? ((ErrorCode)response.Coordinators[0].ErrorCode, response.Coordinators[0].ErrorMessage, response.Coordinators[0])
+                : ((ErrorCode)response.ErrorCode, response.ErrorMessage, null);
+            if (error != ErrorCode.None)
+            {
+                throw KafkaException.FromErrorCode(error, $"FindCoordinator for {(keyType == 0 ? "group" : "transactional id")} '{key}' failed{(message is null ? "" : ": " + message)}.");
+            }
+            int coordinatorId = coordinator?.NodeId ?? response.NodeId;
+            if (Metadata.Broker(coordinatorId) is null)
+            {
+                await RefreshMetadataAsync([], ct).ConfigureAwait(false);
+            }
+            return coordinatorId;
+        }, timeout, cancellationToken);
 
     /// <summary>The API versions negotiated with broker <paramref name="nodeId"/> (connecting if needed).</summary>
     public async Task<ApiVersionTable> GetApiVersionsAsync(int nodeId, CancellationToken cancellationToken = default)

@@ -30,6 +30,21 @@ public interface IProducer<TKey, TValue> : IAsyncDisposable
     /// <summary>Queues <paramref name="message"/> for an explicit partition; see <see cref="Produce(string, Message{TKey, TValue}, Action{DeliveryResult{TKey, TValue}}?)"/>.</summary>
     void Produce(TopicPartition partition, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery = null);
 
+    /// <summary>Registers the transactional id, fencing older producers with it. Transactional producers only; call once, first.</summary>
+    Task InitTransactionsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Opens a transaction.</summary>
+    void BeginTransaction();
+
+    /// <summary>Adds consumer offsets to the open transaction (consume-transform-produce).</summary>
+    Task SendOffsetsToTransactionAsync(IEnumerable<TopicPartitionOffset> offsets, ConsumerGroupMetadata group, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends the open transaction's records and commits them atomically.</summary>
+    Task CommitTransactionAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Aborts the open transaction.</summary>
+    Task AbortTransactionAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Sends everything queued now (ignoring linger) and completes when all of it is acknowledged or failed.</summary>
     Task FlushAsync(CancellationToken cancellationToken = default);
 }

@@ -87,6 +87,10 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 return;
             }
         }
+        if (IsTransactional && !await AddPartitionsToTransactionAsync(client, batches, producer).ConfigureAwait(false))
+        {
+            return;
+        }
         var metadata = client.Metadata;
         var byLeader = new Dictionary<int, List<ProducerBatch>>();
         bool needMetadata = false;
@@ -229,6 +233,11 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     // An older retry already stored this batch; its offsets are no longer known.
                     CompleteBatch(batch, -1, -1, PersistenceStatus.Persisted);
                     break;
+                case ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced when IsTransactional:
+                    // In a transaction the epoch belongs to the coordinator: these make the
+                    // transaction abortable (or the producer fenced), never an epoch bump.
+                    RetryOrFail(batch, KafkaException.FromErrorCode(error, DescribeFailure(batch, result)));
+                    break;
                 case ErrorCode.OutOfOrderSequenceNumber:
                 case ErrorCode.UnknownProducerId:
                 case ErrorCode.InvalidProducerEpoch:
@@ -280,6 +289,10 @@ public sealed partial class KafkaProducer<TKey, TValue>
         var status = error is KafkaConnectionException { OutcomeUnknown: true } || batch.Attempts > 1 && error is KafkaTimeoutException
             ? PersistenceStatus.PossiblyPersisted
             : PersistenceStatus.NotPersisted;
+        if (IsTransactional)
+        {
+            EnterErrorState(error);
+        }
         if (retriable)
         {
             error = new KafkaTimeoutException($"Delivery did not succeed within DeliveryTimeout ({_options.DeliveryTimeout.TotalMilliseconds:0} ms); last error: {error.Message}", error);
@@ -370,6 +383,10 @@ public sealed partial class KafkaProducer<TKey, TValue>
     {
         lock (_producerIdLock)
         {
+            if (IsTransactional)
+            {
+                return _producerId ?? throw new InvalidOperationException("Call InitTransactionsAsync before producing with a transactional producer.");
+            }
             if (_producerId is null || _producerId.IsFaulted || _producerId.IsCanceled)
             {
                 _producerId = InitProducerIdAsync(client, current: null);
@@ -382,7 +399,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
     {
         lock (_producerIdLock)
         {
-            if (_producerId is { IsCompletedSuccessfully: true } done)
+            if (!IsTransactional && _producerId is { IsCompletedSuccessfully: true } done)
             {
                 _producerId = InitProducerIdAsync(client, done.Result);
                 _accumulator.ResetSequences();

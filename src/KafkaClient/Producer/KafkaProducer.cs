@@ -167,6 +167,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         {
             throw Failed(topic, partition, message, new KafkaException(ErrorCode.UnknownServerError, "The producer is closed."));
         }
+        CheckCanProduce();
         var scratch = t_scratch ??= new Scratch();
         scratch.Key.Reset();
         scratch.Value.Reset();

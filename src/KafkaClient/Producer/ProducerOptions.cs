@@ -52,6 +52,16 @@ public sealed record ProducerOptions : KafkaClientOptions
     /// </summary>
     public bool EnableIdempotence { get; init; } = true;
 
+    /// <summary>
+    /// Makes the producer transactional: records are written in transactions that commit or abort
+    /// atomically across partitions, and a newer producer with the same id fences this one
+    /// (Java: <c>transactional.id</c>). Default null (not transactional). Implies idempotence.
+    /// </summary>
+    public string? TransactionalId { get; init; }
+
+    /// <summary>How long a transaction may stay open before the coordinator aborts it (Java: <c>transaction.timeout.ms</c>). Default 60 s.</summary>
+    public TimeSpan TransactionTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How records are assigned to partitions (Java: <c>partitioner.class</c>). Default <see cref="Partitioners.Default"/>.</summary>
     public IPartitioner Partitioner { get; init; } = Partitioners.Default;
 
@@ -62,6 +72,14 @@ public sealed record ProducerOptions : KafkaClientOptions
         if (EnableIdempotence && Acks != Acks.All)
         {
             throw new ArgumentException("EnableIdempotence requires Acks.All (set EnableIdempotence = false to use other acks).", nameof(Acks));
+        }
+        if (TransactionalId is not null && !EnableIdempotence)
+        {
+            throw new ArgumentException("A transactional producer must be idempotent (EnableIdempotence = true).", nameof(TransactionalId));
+        }
+        if (TransactionalId is { Length: 0 })
+        {
+            throw new ArgumentException("TransactionalId must not be empty (null means not transactional).", nameof(TransactionalId));
         }
         if (EnableIdempotence && MaxInFlightRequestsPerConnection > 5)
         {
