@@ -47,6 +47,11 @@ internal sealed class KafkaConnection : IAsyncDisposable
     private Exception? _failure;
     private int _nextCorrelationId;
 
+    // Correlation ids of requests sent without expecting a response (acks=0). A real broker never
+    // answers them; librdkafka's mock does, and such an answer must be dropped, not taken as a
+    // desynchronised stream.
+    private readonly Queue<int> _unanswered = new();
+
     private KafkaConnection(BrokerEndpoint endpoint, Socket socket, Stream stream, KafkaClientOptions options, ILogger logger)
     {
         Endpoint = endpoint;
@@ -270,11 +275,19 @@ internal sealed class KafkaConnection : IAsyncDisposable
                     }
                     pending.CorrelationId = _nextCorrelationId++;
                     pending.Deadline = _options.TimeProvider.GetTimestamp() + (long)(_options.RequestTimeout.TotalSeconds * _options.TimeProvider.TimestampFrequency);
-                    if (pending.ExpectsResponse)
+                    lock (_awaitingResponse)
                     {
-                        lock (_awaitingResponse)
+                        if (pending.ExpectsResponse)
                         {
                             _awaitingResponse.Enqueue(pending);
+                        }
+                        else
+                        {
+                            _unanswered.Enqueue(pending.CorrelationId);
+                            if (_unanswered.Count > 1024)
+                            {
+                                _unanswered.Dequeue();
+                            }
                         }
                     }
                     WriteFrame(pending);
@@ -384,6 +397,15 @@ internal sealed class KafkaConnection : IAsyncDisposable
         PendingRequest? pending;
         lock (_awaitingResponse)
         {
+            while (_unanswered.TryPeek(out int unanswered) && unanswered - correlationId < 0)
+            {
+                _unanswered.Dequeue();
+            }
+            if (_unanswered.TryPeek(out int skipped) && skipped == correlationId)
+            {
+                _unanswered.Dequeue();
+                return;
+            }
             _awaitingResponse.TryDequeue(out pending);
         }
         if (pending is null || pending.CorrelationId != correlationId)

@@ -32,9 +32,11 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 await DispatchAsync(client, batches).ConfigureAwait(false);
                 continue;
             }
+            // At least a millisecond: a shorter timer fires at once, and the loop would spin
+            // (throwing and catching timeouts) until the linger deadline.
             var wait = nextCheck == long.MaxValue
                 ? TimeSpan.FromMilliseconds(100)
-                : TimeSpan.FromSeconds(Math.Max(0, nextCheck - now) / (double)_time.TimestampFrequency);
+                : TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling((nextCheck - now) * 1000.0 / _time.TimestampFrequency)));
             try
             {
                 await signal.WaitAsync(wait, _stopping.Token).ConfigureAwait(false);

@@ -82,6 +82,7 @@ internal sealed class RecordAccumulator
     private readonly long _bufferMemory;
     private long _bufferedBytes;
     private int _flushesRequested;
+    private int _inFlight;
 
     public RecordAccumulator(int batchSize, TimeSpan linger, long timestampFrequency, CompressionType compression, int? compressionLevel, long bufferMemory)
     {
@@ -156,7 +157,9 @@ internal sealed class RecordAccumulator
     {
         var result = new List<ProducerBatch>();
         nextCheck = long.MaxValue;
-        bool flushing = Volatile.Read(ref _flushesRequested) > 0;
+        // An idle producer (nothing in flight) sends at once: lingering only pays off while a
+        // request is on the wire, and waiting would add the linger to every lone record's latency.
+        bool flushing = Volatile.Read(ref _flushesRequested) > 0 || Volatile.Read(ref _inFlight) == 0;
         PartitionQueue[] queues;
         lock (_queues)
         {
@@ -193,6 +196,7 @@ internal sealed class RecordAccumulator
                     }
                     queue.Ready.Dequeue();
                     queue.InFlight = next;
+                    Interlocked.Increment(ref _inFlight);
                     result.Add(next);
                 }
             }
@@ -245,6 +249,7 @@ internal sealed class RecordAccumulator
             if (ReferenceEquals(queue.InFlight, batch))
             {
                 queue.InFlight = null;
+                Interlocked.Decrement(ref _inFlight);
             }
             queue.ReturnWriter(batch.Writer);
         }
@@ -261,6 +266,7 @@ internal sealed class RecordAccumulator
             if (ReferenceEquals(queue.InFlight, batch))
             {
                 queue.InFlight = null;
+                Interlocked.Decrement(ref _inFlight);
             }
             var rest = queue.Ready.ToArray();
             queue.Ready.Clear();
