@@ -384,7 +384,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
         PendingRequest? pending;
         lock (_awaitingResponse)
         {
-            _awaitingResponse.TryDequeue(out pending);
+            if (_awaitingResponse.TryPeek(out pending) && pending.CorrelationId == correlationId) { _awaitingResponse.Dequeue(); }
         }
         if (pending is null || pending.CorrelationId != correlationId)
         {
