@@ -2,7 +2,6 @@ using FluentAssertions;
 using KafkaClient.Cluster;
 using KafkaClient.Errors;
 using KafkaClient.IntegrationTests.Support;
-using KafkaClient.Protocol.Compression;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Protocol.Records;
 using KafkaClient.TestBrokers;

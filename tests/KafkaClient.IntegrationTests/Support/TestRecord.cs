@@ -1,6 +1,5 @@
 using System.Text;
 using FluentAssertions;
-using KafkaClient.Protocol.Compression;
 using KafkaClient.Protocol.Records;
 
 namespace KafkaClient.IntegrationTests.Support;

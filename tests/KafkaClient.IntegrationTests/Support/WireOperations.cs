@@ -1,7 +1,6 @@
 using FluentAssertions;
 using KafkaClient.Cluster;
 using KafkaClient.Errors;
-using KafkaClient.Protocol.Compression;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Protocol.Records;
 
