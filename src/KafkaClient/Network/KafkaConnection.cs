@@ -277,6 +277,14 @@ internal sealed class KafkaConnection : IAsyncDisposable
                     pending.Deadline = _options.TimeProvider.GetTimestamp() + (long)(_options.RequestTimeout.TotalSeconds * _options.TimeProvider.TimestampFrequency);
                     lock (_awaitingResponse)
                     {
+                        if (Volatile.Read(ref _failure) is not null)
+                        {
+                            // The connection failed after this request was taken from the outbox;
+                            // Fail() has already drained both queues, so fail it here.
+                            pending.ReleaseBody();
+                            pending.TryFail(new KafkaConnectionException(_name, $"The connection to {_name} failed before {pending.ApiKey} was sent.", outcomeUnknown: false));
+                            continue;
+                        }
                         if (pending.ExpectsResponse)
                         {
                             _awaitingResponse.Enqueue(pending);
@@ -406,7 +414,12 @@ internal sealed class KafkaConnection : IAsyncDisposable
                 _unanswered.Dequeue();
                 return;
             }
-            _awaitingResponse.TryDequeue(out pending);
+            // Dequeue only on a match: on a mismatch the request stays queued, so failing the
+            // connection fails it too instead of losing it.
+            if (_awaitingResponse.TryPeek(out pending) && pending.CorrelationId == correlationId)
+            {
+                _awaitingResponse.Dequeue();
+            }
         }
         if (pending is null || pending.CorrelationId != correlationId)
         {
