@@ -114,4 +114,70 @@ public sealed class ConfluentInteropTests : IClassFixture<EmbeddedClusterFixture
         Cluster.TopicNames().Should().Contain(topic);
         Cluster.DescribePartition(topic, 0)!.Value.HighWatermark.Should().Be(1);
     }
+
+    private List<string> ConsumeValues(IConsumer<Null, string> consumer, int count)
+    {
+        var values = new List<string>();
+        var deadline = DateTime.UtcNow + Timeout;
+        while (values.Count < count && DateTime.UtcNow < deadline)
+        {
+            var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (result is not null && !result.IsPartitionEOF)
+            {
+                values.Add(result.Message.Value);
+            }
+        }
+        return values;
+    }
+
+    [Fact]
+    public async Task Producer_and_consumer_follow_a_moved_leader_and_a_stopped_broker()
+    {
+        string topic = EmbeddedClusterFixture.UniqueName("failover");
+        Cluster.CreateTopic(topic, partitions: 1, replicationFactor: 3);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig
+        {
+            BootstrapServers = Cluster.BootstrapServers,
+            EnableIdempotence = true,
+            LingerMs = 1,
+        }).Build();
+        using var consumer = new ConsumerBuilder<Null, string>(new ConsumerConfig
+        {
+            BootstrapServers = Cluster.BootstrapServers,
+            GroupId = EmbeddedClusterFixture.UniqueName("unused"),
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+
+        async Task ProduceBatch(string prefix)
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                var r = await producer.ProduceAsync(topic, new Message<Null, string> { Value = $"{prefix}{i}" }, TestContext.Current.CancellationToken);
+                r.Status.Should().Be(PersistenceStatus.Persisted);
+            }
+        }
+
+        await ProduceBatch("a");
+        ConsumeValues(consumer, 10).Should().Equal(Enumerable.Range(0, 10).Select(i => $"a{i}"));
+
+        var before = Cluster.DescribePartition(topic, 0)!.Value;
+        Cluster.MovePartitionLeader(topic, 0, before.Replicas.First(r => r != before.LeaderId));
+        await ProduceBatch("b");
+        ConsumeValues(consumer, 10).Should().Equal(Enumerable.Range(0, 10).Select(i => $"b{i}"));
+
+        int leader = Cluster.DescribePartition(topic, 0)!.Value.LeaderId;
+        await Cluster.StopBrokerAsync(leader, TestContext.Current.CancellationToken);
+        try
+        {
+            Cluster.DescribePartition(topic, 0)!.Value.LeaderId.Should().NotBe(leader);
+            await ProduceBatch("c");
+            ConsumeValues(consumer, 10).Should().Equal(Enumerable.Range(0, 10).Select(i => $"c{i}"));
+        }
+        finally
+        {
+            await Cluster.StartBrokerAsync(leader, TestContext.Current.CancellationToken);
+        }
+        Cluster.DescribePartition(topic, 0)!.Value.HighWatermark.Should().Be(30);
+    }
 }
