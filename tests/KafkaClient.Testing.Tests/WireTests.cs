@@ -321,6 +321,55 @@ public sealed class WireTests : IClassFixture<EmbeddedClusterFixture>
         again.Connected.Should().BeTrue();
     }
 
+    [Fact]
+    public async Task Fetch_sessions_answer_incrementally_with_only_what_changed()
+    {
+        string topic = EmbeddedClusterFixture.UniqueName("session");
+        Cluster.CreateTopic(topic, partitions: 2, replicationFactor: 1);
+        Cluster.MovePartitionLeader(topic, 1, Cluster.DescribePartition(topic, 0)!.Value.LeaderId);
+        await using var client = await ConnectAsync();
+        int leader = Cluster.DescribePartition(topic, 0)!.Value.LeaderId;
+        Guid id = Cluster.State.GetTopic(topic)!.Id;
+        await ProduceAsync(client, topic, 0, Batch(1, prefix: "p0-"));
+
+        FetchRequest Request(int sessionId, int epoch, int[] partitions, int[]? forget = null) => new()
+        {
+            MaxWaitMs = 0,
+            SessionId = sessionId,
+            SessionEpoch = epoch,
+            Topics = partitions.Length == 0 ? [] : [new FetchRequest.FetchTopic
+            {
+                Topic = topic,
+                TopicId = id,
+                Partitions = [.. partitions.Select(p => new FetchRequest.FetchPartition { Partition = p, FetchOffset = 0, PartitionMaxBytes = 1 << 20 })],
+            }],
+            ForgottenTopicsData = forget is null ? [] : [new FetchRequest.ForgottenTopic { Topic = topic, TopicId = id, Partitions = [.. forget] }],
+        };
+
+        var full = await client.SendAsync(Request(0, 0, [0, 1]), leader, ConnectionPurpose.Fetch, Ct);
+        full.ErrorCode.Should().Be(0);
+        full.SessionId.Should().NotBe(0);
+        full.Responses.Single().Partitions.Select(p => p.PartitionIndex).Should().Equal(0, 1);
+        int session = full.SessionId;
+
+        var nothing = await client.SendAsync(Request(session, 1, []), leader, ConnectionPurpose.Fetch, Ct);
+        nothing.ErrorCode.Should().Be(0);
+        nothing.Responses.SelectMany(t => t.Partitions).Select(p => p.PartitionIndex).Should().Equal([0], "partition 0 still has records at the session's fetch offset; partition 1 has nothing new");
+
+        await ProduceAsync(client, topic, 1, Batch(1, prefix: "p1-"));
+        var changed = await client.SendAsync(Request(session, 2, [], forget: [0]), leader, ConnectionPurpose.Fetch, Ct);
+        var partitions = changed.Responses.SelectMany(t => t.Partitions).ToList();
+        partitions.Select(p => p.PartitionIndex).Should().Equal(1);
+        Values(partitions[0].Records, out _).Should().Equal("p1-0");
+
+        (await client.SendAsync(Request(session, 7, []), leader, ConnectionPurpose.Fetch, Ct)).ErrorCode.Should().Be((short)ErrorCode.InvalidFetchSessionEpoch);
+        (await client.SendAsync(Request(session + 1000, 1, []), leader, ConnectionPurpose.Fetch, Ct)).ErrorCode.Should().Be((short)ErrorCode.FetchSessionIdNotFound);
+
+        var closed = await client.SendAsync(Request(session, -1, [0]), leader, ConnectionPurpose.Fetch, Ct);
+        closed.SessionId.Should().Be(0);
+        (await client.SendAsync(Request(session, 3, []), leader, ConnectionPurpose.Fetch, Ct)).ErrorCode.Should().Be((short)ErrorCode.FetchSessionIdNotFound);
+    }
+
     private static async Task ReceiveExactlyAsync(Socket socket, byte[] buffer)
     {
         int read = 0;

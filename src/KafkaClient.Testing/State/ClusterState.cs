@@ -110,6 +110,8 @@ internal sealed class ClusterState
 
     public FaultInjector Faults { get; }
 
+    public FetchSessionCache FetchSessions { get; } = new();
+
     public long NowMs => _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     private HashSet<int> _running;
@@ -402,6 +404,10 @@ internal sealed class ClusterState
             if (running ? !_running.Add(brokerId) : !_running.Remove(brokerId))
             {
                 return;
+            }
+            if (!running)
+            {
+                FetchSessions.Clear(brokerId);
             }
             foreach (var topic in _topicsByName.Values)
             {
