@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafkaClient.Testing;
+
+/// <summary>
+/// Settings of an <see cref="EmbeddedKafkaCluster"/>. Start from <see cref="Default"/> and use
+/// <c>with</c> to change what you need. Where a setting mirrors a Kafka broker config, the key is named.
+/// </summary>
+public sealed record EmbeddedKafkaClusterOptions
+{
+    /// <summary>Every property at its documented default.</summary>
+    public static EmbeddedKafkaClusterOptions Default { get; } = new();
+
+    /// <summary>
+    /// Number of brokers, each with its own TCP listener. Default 3, so that leadership, replica
+    /// sets and coordinators are spread as on a real cluster. Broker ids are
+    /// <see cref="FirstBrokerId"/>, <see cref="FirstBrokerId"/> + 1, ...
+    /// </summary>
+    public int BrokerCount { get; init; } = 3;
+
+    /// <summary>The id of the first broker (Kafka: <c>node.id</c>); the others follow consecutively. Default 1.</summary>
+    public int FirstBrokerId { get; init; } = 1;
+
+    /// <summary>The address every listener binds to and advertises. Default <c>127.0.0.1</c>.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>
+    /// Port of the first broker; the others use the following ports. 0 (the default) gives every
+    /// broker an ephemeral port chosen by the operating system. A stopped broker restarts on the
+    /// port it had.
+    /// </summary>
+    public int Port { get; init; }
+
+    /// <summary>The cluster id reported in Metadata and DescribeCluster. Default: a new random id per cluster.</summary>
+    public string? ClusterId { get; init; }
+
+    /// <summary>
+    /// Whether a Metadata request that allows it creates unknown topics (Kafka:
+    /// <c>auto.create.topics.enable</c>). Default true, as in Kafka.
+    /// </summary>
+    public bool AutoCreateTopics { get; init; } = true;
+
+    /// <summary>Partitions of auto-created topics and of CreateTopics requests that leave the count to the broker (Kafka: <c>num.partitions</c>). Default 1, as in Kafka.</summary>
+    public int DefaultPartitions { get; init; } = 1;
+
+    /// <summary>
+    /// Replication factor of auto-created topics and of CreateTopics requests that leave it to the
+    /// broker (Kafka: <c>default.replication.factor</c>). Default 1, as in Kafka. Replication is
+    /// simulated: every write counts as replicated to the whole replica set at once.
+    /// </summary>
+    public short DefaultReplicationFactor { get; init; } = 1;
+
+    /// <summary>The largest record batch a Produce request may carry (Kafka: <c>message.max.bytes</c>; per topic <c>max.message.bytes</c>). Default 1,048,588 bytes, as in Kafka.</summary>
+    public int MaxMessageBytes { get; init; } = 1_048_588;
+
+    /// <summary>The largest request frame a broker accepts; larger frames close the connection (Kafka: <c>socket.request.max.bytes</c>). Default 100 MiB.</summary>
+    public int MaxRequestSize { get; init; } = 100 * 1024 * 1024;
+
+    /// <summary>The clock used for timestamps and fetch waits. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the brokers log connections and failures. Default <see cref="NullLoggerFactory.Instance"/>.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>How long <see cref="EmbeddedKafkaCluster.DisposeAsync"/> and broker stops wait for connections to finish. Default 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    internal void Validate()
+    {
+        if (BrokerCount < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BrokerCount), BrokerCount, "At least one broker is needed.");
+        }
+        if (FirstBrokerId < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FirstBrokerId), FirstBrokerId, "Broker ids are not negative.");
+        }
+        if (Port < 0 || Port > 65535 || (Port > 0 && Port + BrokerCount - 1 > 65535))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Port), Port, "Ports must be 0 (ephemeral) or leave room for every broker below 65536.");
+        }
+        if (DefaultPartitions < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DefaultPartitions), DefaultPartitions, "A topic has at least one partition.");
+        }
+        if (DefaultReplicationFactor < 1 || DefaultReplicationFactor > BrokerCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DefaultReplicationFactor), DefaultReplicationFactor, "The replication factor must be between 1 and the broker count.");
+        }
+        if (MaxMessageBytes < 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxMessageBytes), MaxMessageBytes, "Too small for any record batch.");
+        }
+        if (MaxRequestSize < 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRequestSize), MaxRequestSize, "Too small for any request.");
+        }
+        ArgumentNullException.ThrowIfNull(TimeProvider);
+        ArgumentNullException.ThrowIfNull(LoggerFactory);
+        ArgumentException.ThrowIfNullOrWhiteSpace(Host);
+    }
+}
