@@ -89,7 +89,7 @@ public sealed class ConfluentInteropTests : IClassFixture<EmbeddedClusterFixture
             GroupId = EmbeddedClusterFixture.UniqueName("unused"),
             EnableAutoCommit = false,
         }).Build();
-        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+        consumer.Assign(new Confluent.Kafka.TopicPartitionOffset(topic, 0, Offset.Beginning));
         var read = new List<ConsumeResult<string, string>>();
         var deadline = DateTime.UtcNow + Timeout;
         while (read.Count < 1000 && DateTime.UtcNow < deadline)
@@ -147,7 +147,7 @@ public sealed class ConfluentInteropTests : IClassFixture<EmbeddedClusterFixture
             GroupId = EmbeddedClusterFixture.UniqueName("unused"),
             EnableAutoCommit = false,
         }).Build();
-        consumer.Assign(new TopicPartitionOffset(topic, 0, Offset.Beginning));
+        consumer.Assign(new Confluent.Kafka.TopicPartitionOffset(topic, 0, Offset.Beginning));
 
         async Task ProduceBatch(string prefix)
         {
