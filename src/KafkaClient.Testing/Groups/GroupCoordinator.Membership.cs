@@ -15,7 +15,8 @@ internal sealed partial class GroupCoordinator
         int SessionTimeoutMs,
         int RebalanceTimeoutMs,
         string ProtocolType,
-        List<(string Name, byte[] Metadata)> Protocols);
+        List<(string Name, byte[] Metadata)> Protocols,
+        CancellationToken CancellationToken);
 
     /// <summary>
     /// JoinGroup (versions 2-9). Completes at once with an error, with MEMBER_ID_REQUIRED (v4+,
@@ -57,10 +58,11 @@ internal sealed partial class GroupCoordinator
             request.SessionTimeoutMs,
             request.RebalanceTimeoutMs >= 0 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs,
             request.ProtocolType,
-            request.Protocols.Select(p => (p.Name, p.Metadata.ToArray())).ToList());
+            request.Protocols.Select(p => (p.Name, p.Metadata.ToArray())).ToList(),
+            cancellationToken);
         bool unknownMember = join.MemberId.Length == 0;
 
-        var task = WithGroup(request.GroupId, create: unknownMember, group =>
+        return WithGroup(request.GroupId, create: unknownMember, group =>
         {
             if (group is null)
             {
@@ -76,7 +78,6 @@ internal sealed partial class GroupCoordinator
             DiscardIfUnused(group);
             return result;
         });
-        return WithCancellation(task, cancellationToken);
     }
 
     private bool AcceptsJoiningMember(ClassicGroup group, string memberId)
@@ -162,7 +163,7 @@ internal sealed partial class GroupCoordinator
     {
         var member = new GroupMember(memberId, join.GroupInstanceId, group.NextJoinOrder()) { IsNew = true };
         ApplyJoin(member, join);
-        var pending = new PendingJoin(NewCompletion<JoinGroupResponse>(), join.Version);
+        var pending = new PendingJoin(NewCompletion<JoinGroupResponse>(join.CancellationToken), join.Version);
         member.AwaitingJoin = pending;
         if (group.State == ClassicGroupState.PreparingRebalance && group.GenerationId == 0)
         {
@@ -179,7 +180,7 @@ internal sealed partial class GroupCoordinator
     private Task<JoinGroupResponse> UpdateMemberAndRebalance(ClassicGroup group, GroupMember member, JoinContext join)
     {
         ApplyJoin(member, join);
-        var pending = new PendingJoin(NewCompletion<JoinGroupResponse>(), join.Version);
+        var pending = new PendingJoin(NewCompletion<JoinGroupResponse>(join.CancellationToken), join.Version);
         // A duplicate join replaces the earlier one, which is told to rejoin.
         CompleteJoin(member, JoinError(member.AwaitingJoin?.Version ?? join.Version, member.MemberId, ErrorCode.RebalanceInProgress));
         member.AwaitingJoin = pending;
@@ -217,7 +218,7 @@ internal sealed partial class GroupCoordinator
             case ClassicGroupState.Stable:
             case ClassicGroupState.CompletingRebalance:
             case ClassicGroupState.PreparingRebalance:
-                var pending = new PendingJoin(NewCompletion<JoinGroupResponse>(), join.Version);
+                var pending = new PendingJoin(NewCompletion<JoinGroupResponse>(join.CancellationToken), join.Version);
                 member.AwaitingJoin = pending;
                 // CompletingRebalance: the leader may be assigning to the old member id, so rebalance.
                 MaybePrepareRebalance(group);
@@ -257,7 +258,7 @@ internal sealed partial class GroupCoordinator
             return Task.FromResult(SyncError(ErrorCode.InvalidGroupId));
         }
         string? instanceId = version >= 3 ? request.GroupInstanceId : null;
-        var task = WithGroup(request.GroupId, create: false, group =>
+        return WithGroup(request.GroupId, create: false, group =>
         {
             if (_disposed)
             {
@@ -289,7 +290,7 @@ internal sealed partial class GroupCoordinator
                 case ClassicGroupState.PreparingRebalance:
                     return Task.FromResult(SyncError(ErrorCode.RebalanceInProgress));
                 case ClassicGroupState.CompletingRebalance:
-                    var pending = new PendingSync(NewCompletion<SyncGroupResponse>(), version);
+                    var pending = new PendingSync(NewCompletion<SyncGroupResponse>(cancellationToken), version);
                     CompleteSync(member, SyncError(ErrorCode.RebalanceInProgress));
                     member.AwaitingSync = pending;
                     if (group.IsLeader(member.MemberId))
@@ -310,7 +311,6 @@ internal sealed partial class GroupCoordinator
                     return Task.FromResult(SyncError(ErrorCode.UnknownMemberId));
             }
         });
-        return WithCancellation(task, cancellationToken);
     }
 
     /// <summary>

@@ -151,8 +151,23 @@ internal sealed partial class GroupCoordinator : IDisposable
     private ITimer Schedule(TimeSpan due, Action callback) =>
         _time.CreateTimer(static state => ((Action)state!)(), callback, due < MinimumTimerDue ? MinimumTimerDue : due, Timeout.InfiniteTimeSpan);
 
-    private static TaskCompletionSource<T> NewCompletion<T>() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private static Task<T> WithCancellation<T>(Task<T> task, CancellationToken cancellationToken) =>
-        task.IsCompleted ? task : task.WaitAsync(cancellationToken);
+    /// <summary>
+    /// A long-poll completion. Cancelling <paramref name="cancellationToken"/> cancels the
+    /// caller's task only: the group still counts the member as waiting (as Kafka does for a
+    /// client that disconnects mid-rebalance), and the later result is dropped. The task itself
+    /// (not a wrapper) is returned so that it is complete as soon as the coordinator completes it.
+    /// </summary>
+    private static TaskCompletionSource<T> NewCompletion<T>(CancellationToken cancellationToken)
+    {
+        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (cancellationToken.CanBeCanceled)
+        {
+            var registration = cancellationToken.Register(
+                static state => ((TaskCompletionSource<T>)state!).TrySetCanceled(), completion);
+            completion.Task.ContinueWith(
+                static (_, state) => ((CancellationTokenRegistration)state!).Dispose(),
+                registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        return completion;
+    }
 }

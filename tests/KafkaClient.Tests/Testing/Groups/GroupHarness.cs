@@ -69,10 +69,10 @@ internal sealed class GroupHarness : IDisposable
         Coordinator.JoinGroupAsync(request, version, clientId, "/127.0.0.1", Ct);
 
     /// <summary>A new dynamic member: the MEMBER_ID_REQUIRED round trip, then the real (pending) join.</summary>
-    public async Task<(string MemberId, Task<JoinGroupResponse> Join)> JoinNewAsync(
+    public (string MemberId, Task<JoinGroupResponse> Join) JoinNew(
         string groupId, string clientId = "client", string[]? topics = null, string[]? protocols = null, int rebalanceTimeoutMs = RebalanceTimeoutMs)
     {
-        var first = await JoinAsync(JoinRequest(groupId, topics: topics, protocols: protocols, rebalanceTimeoutMs: rebalanceTimeoutMs), clientId: clientId);
+        var first = JoinAsync(JoinRequest(groupId, topics: topics, protocols: protocols, rebalanceTimeoutMs: rebalanceTimeoutMs), clientId: clientId).Done();
         first.ErrorCode.Should().Be((short)ErrorCode.MemberIdRequired);
         first.MemberId.Should().StartWith(clientId + "-");
         return (first.MemberId, JoinAsync(JoinRequest(groupId, first.MemberId, topics: topics, protocols: protocols, rebalanceTimeoutMs: rebalanceTimeoutMs), clientId: clientId));
@@ -93,8 +93,7 @@ internal sealed class GroupHarness : IDisposable
     public ErrorCode Heartbeat(string groupId, string memberId, int generation, string? instanceId = null)
     {
         var task = Coordinator.HeartbeatAsync(new HeartbeatRequest { GroupId = groupId, MemberId = memberId, GenerationId = generation, GroupInstanceId = instanceId }, 4, Ct);
-        task.IsCompleted.Should().BeTrue("heartbeats never wait");
-        return (ErrorCode)task.Result.ErrorCode;
+        return (ErrorCode)task.Done().ErrorCode;
     }
 
     public LeaveGroupResponse Leave(string groupId, params (string MemberId, string? InstanceId)[] members)
@@ -104,38 +103,38 @@ internal sealed class GroupHarness : IDisposable
             GroupId = groupId,
             Members = members.Select(m => new LeaveGroupRequest.MemberIdentity { MemberId = m.MemberId, GroupInstanceId = m.InstanceId }).ToList(),
         }, 5, Ct);
-        return task.Result;
+        return task.Done();
     }
 
     public DescribeGroupsResponse.DescribedGroup Describe(string groupId, short version = 5) =>
-        Coordinator.DescribeGroupsAsync(new DescribeGroupsRequest { Groups = [groupId] }, version, Ct).Result.Groups.Single();
+        Coordinator.DescribeGroupsAsync(new DescribeGroupsRequest { Groups = [groupId] }, version, Ct).Done().Groups.Single();
 
     /// <summary>Creates a Stable group of new dynamic members; returns their ids (first is the leader) and the generation.</summary>
-    public async Task<(List<string> Members, int Generation)> StableGroupAsync(string groupId, int count, string[]? topics = null)
+    public (List<string> Members, int Generation) StableGroup(string groupId, int count, string[]? topics = null)
     {
         var ids = new List<string>();
         JoinGroupResponse? last = null;
         for (int i = 0; i < count; i++)
         {
             // The new member's join triggers a rebalance; existing members rejoin so it completes.
-            var (memberId, join) = await JoinNewAsync(groupId, "client-" + i, topics);
+            var (memberId, join) = JoinNew(groupId, "client-" + i, topics);
             var rejoins = ids.Select((id, index) => JoinAsync(JoinRequest(groupId, id, topics: topics), clientId: "client-" + index)).ToList();
             ids.Add(memberId);
-            last = await join;
+            last = join.Done();
             last.ErrorCode.Should().Be(0);
             foreach (var rejoin in rejoins)
             {
-                (await rejoin).ErrorCode.Should().Be(0);
+                rejoin.Done().ErrorCode.Should().Be(0);
             }
         }
         int generation = last!.GenerationId;
         var leader = last.Leader;
         var syncs = ids.Where(id => id != leader).Select(id => SyncAsync(groupId, id, generation)).ToList();
-        var leaderSync = await SyncAsync(groupId, leader, generation, ids.ToDictionary(id => id, id => Assignment("assignment-of-" + id)));
+        var leaderSync = SyncAsync(groupId, leader, generation, ids.ToDictionary(id => id, id => Assignment("assignment-of-" + id))).Done();
         leaderSync.ErrorCode.Should().Be(0);
         foreach (var sync in syncs)
         {
-            (await sync).ErrorCode.Should().Be(0);
+            sync.Done().ErrorCode.Should().Be(0);
         }
         Describe(groupId).GroupState.Should().Be("Stable");
         ids.Remove(leader);
@@ -168,5 +167,19 @@ internal sealed class GroupHarness : IDisposable
         var read = T.Read(ref reader, version);
         reader.Remaining.Should().Be(0);
         return read;
+    }
+}
+
+internal static class TaskAssertions
+{
+    /// <summary>
+    /// The result of a coordinator task that must already be complete: with a fake clock every
+    /// completion happens inside a coordinator call or <c>FakeTimeProvider.Advance</c>, so a task
+    /// still pending here is a failure, never something to wait for.
+    /// </summary>
+    public static T Done<T>(this Task<T> task)
+    {
+        task.IsCompleted.Should().BeTrue("the long-poll should have completed by now");
+        return task.GetAwaiter().GetResult();
     }
 }
