@@ -190,8 +190,9 @@ internal sealed class ClassicGroup
             .ToList();
         if (candidates.Count == 0)
         {
-            // Cannot happen: joins are checked with SupportsProtocols.
-            throw new InvalidOperationException($"No protocol supported by all members of group '{GroupId}'.");
+            // Cannot happen (every join is checked with SupportsProtocols); never throw from a
+            // timer callback over it.
+            return reference.Protocols[0].Name;
         }
         var votes = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var member in members)

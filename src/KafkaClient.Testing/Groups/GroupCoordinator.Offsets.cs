@@ -22,6 +22,21 @@ internal sealed partial class GroupCoordinator
         }
         string? instanceId = version >= 7 ? request.GroupInstanceId : null;
         int generation = request.GenerationIdOrMemberEpoch;
+        // The broker's callback runs before any group lock is taken.
+        var unknownPartitions = new HashSet<(string, int)>();
+        if (_options.PartitionExists is { } exists)
+        {
+            foreach (var topic in request.Topics)
+            {
+                foreach (var partition in topic.Partitions)
+                {
+                    if (!exists(topic.Name, partition.PartitionIndex))
+                    {
+                        unknownPartitions.Add((topic.Name, partition.PartitionIndex));
+                    }
+                }
+            }
+        }
         var response = _disposed
             ? CommitResponse(request, ShutdownError)
             : WithGroup(request.GroupId, create: generation < 0, group =>
@@ -36,7 +51,7 @@ internal sealed partial class GroupCoordinator
                     return CommitResponse(request, ErrorCode.IllegalGeneration);
                 }
                 var error = ValidateCommit(group, request.MemberId, instanceId, generation);
-                var result = error != ErrorCode.None ? CommitResponse(request, error) : StoreOffsets(group, request);
+                var result = error != ErrorCode.None ? CommitResponse(request, error) : StoreOffsets(group, request, unknownPartitions);
                 DiscardIfUnused(group);
                 return result;
             });
@@ -80,7 +95,7 @@ internal sealed partial class GroupCoordinator
         return ErrorCode.None;
     }
 
-    private OffsetCommitResponse StoreOffsets(ClassicGroup group, OffsetCommitRequest request)
+    private OffsetCommitResponse StoreOffsets(ClassicGroup group, OffsetCommitRequest request, HashSet<(string, int)> unknownPartitions)
     {
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var response = new OffsetCommitResponse();
@@ -94,7 +109,7 @@ internal sealed partial class GroupCoordinator
                 {
                     error = ErrorCode.OffsetMetadataTooLarge;
                 }
-                else if (_options.PartitionExists is { } exists && !exists(topic.Name, partition.PartitionIndex))
+                else if (unknownPartitions.Contains((topic.Name, partition.PartitionIndex)))
                 {
                     error = ErrorCode.UnknownTopicOrPartition;
                 }

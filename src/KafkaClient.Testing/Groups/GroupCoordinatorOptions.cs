@@ -27,7 +27,8 @@ internal sealed class GroupCoordinatorOptions
 
     /// <summary>
     /// Optional check that a committed topic partition exists; when it answers false the commit of
-    /// that partition fails with UNKNOWN_TOPIC_OR_PARTITION. Null accepts every partition.
+    /// that partition fails with UNKNOWN_TOPIC_OR_PARTITION. Null accepts every partition. Called
+    /// outside any coordinator lock.
     /// </summary>
     public Func<string, int, bool>? PartitionExists { get; init; }
 
