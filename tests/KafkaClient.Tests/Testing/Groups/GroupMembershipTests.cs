@@ -53,6 +53,36 @@ public sealed class GroupMembershipTests
     }
 
     [Fact]
+    public void Between_join_and_sync_heartbeats_succeed_and_a_retried_join_gets_the_same_generation()
+    {
+        using var h = new GroupHarness(initialRebalanceDelay: TimeSpan.FromSeconds(1));
+        var (a, joinA) = h.JoinNew("g", "a");
+        var (b, joinB) = h.JoinNew("g", "b");
+        h.Advance(1_000);
+        h.Advance(1_000);
+        int generation = joinA.Done().GenerationId;
+        joinB.Done();
+        h.Describe("g").GroupState.Should().Be("CompletingRebalance");
+        h.Heartbeat("g", b, generation).Should().Be(ErrorCode.None);
+
+        // Responses lost: both retry with unchanged metadata and get the same generation back.
+        var retryLeader = h.JoinAsync(JoinRequest("g", a)).Done();
+        retryLeader.GenerationId.Should().Be(generation);
+        retryLeader.Members.Should().HaveCount(2, "the leader needs the members to assign");
+        var retryFollower = h.JoinAsync(JoinRequest("g", b)).Done();
+        retryFollower.GenerationId.Should().Be(generation);
+        retryFollower.Members.Should().BeEmpty();
+        h.Describe("g").GroupState.Should().Be("CompletingRebalance");
+
+        // Changed metadata, though, starts a new rebalance.
+        var changed = h.JoinAsync(JoinRequest("g", b, topics: ["other"]));
+        changed.IsCompleted.Should().BeFalse();
+        h.Describe("g").GroupState.Should().Be("PreparingRebalance");
+        h.JoinAsync(JoinRequest("g", a)).Done().GenerationId.Should().Be(generation + 1);
+        changed.Done().GenerationId.Should().Be(generation + 1);
+    }
+
+    [Fact]
     public void Before_v4_a_member_without_id_joins_directly()
     {
         using var h = new GroupHarness();
