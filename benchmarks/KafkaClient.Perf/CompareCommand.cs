@@ -56,7 +56,7 @@ internal static class CompareCommand
             messages = cs.Messages;
             childTimeout = cs.TimeoutSeconds + 30;
         }
-        cl.RejectUnknown();
+        // Everything not handled above was validated by the probe.
         var forwarded = cl.Pairs
             .Where(p => !Own.Contains(p.Key) && !(op == "consume" && p.Key is "size" or "partitions"))
             .SelectMany(p => new[] { "--" + p.Key, p.Value })
