@@ -1,0 +1,227 @@
+using KafkaClient.Cluster;
+using Ck = Confluent.Kafka;
+
+namespace KafkaClient.Perf;
+
+/// <summary>What a consume run counted.</summary>
+internal sealed class ConsumeTally
+{
+    public long Records;
+    public long Bytes;
+    public long Errors;
+    public string? FirstError;
+
+    /// <summary>Stopwatch timestamp of the first record (0 until then).</summary>
+    public long FirstRecordAt;
+}
+
+/// <summary>One client's consumer: reads <c>Messages</c> records of a topic from the beginning.</summary>
+internal interface IConsumeDriver : IAsyncDisposable
+{
+    string Name { get; }
+
+    /// <summary>
+    /// Set-up that is not measured (creating the client, looking up partitions). Subscribing or
+    /// assigning, and so a group join, happens in <see cref="RunAsync"/> and is measured.
+    /// </summary>
+    Task PrepareAsync(CancellationToken cancellationToken);
+
+    Task RunAsync(ConsumeTally tally, CancellationToken cancellationToken);
+}
+
+/// <summary>A client that cannot run a command yet; the harness exits with code 2.</summary>
+internal sealed class NotImplementedClientException(string message) : Exception(message);
+
+internal static class ConsumeDrivers
+{
+    /// <summary>
+    /// The consumer of each client. KafkaClient has no consumer yet (issue 5): when it lands, add a
+    /// KafkaClientConsumeDriver here implementing the three modes with ConsumeAllAsync (stream),
+    /// ConsumeBatchAsync (batch) and the runner's per-message handler (callback).
+    /// </summary>
+    public static IConsumeDriver Create(ConsumeSettings s, string bootstrap)
+    {
+        EnsureImplemented(s.Client);
+        return s.Client switch
+        {
+            ClientKind.Confluent => new ConfluentConsumeDriver(s, bootstrap),
+            _ => throw new NotImplementedClientException("unreachable"),
+        };
+    }
+
+    /// <summary>Throws <see cref="NotImplementedClientException"/> for a client without a consumer.</summary>
+    public static void EnsureImplemented(ClientKind client)
+    {
+        if (client == ClientKind.KafkaClient)
+        {
+            throw new NotImplementedClientException(
+                "consume --client kafkaclient: not implemented yet - KafkaClient has no consumer (issue 5). Only --client confluent can consume for now.");
+        }
+    }
+
+    /// <summary>Partitions of the topic, from our protocol client (setup only, never measured).</summary>
+    public static async Task<int[]> PartitionsAsync(string bootstrap, string topic, CancellationToken cancellationToken)
+    {
+        var options = KafkaClientOptions.Default with { BootstrapServers = bootstrap, ClientId = "kafkaclient-perf-setup" };
+        await using var client = await KafkaProtocolClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+        var metadata = await client.RefreshMetadataAsync([topic], cancellationToken).ConfigureAwait(false);
+        if (!metadata.Topics.TryGetValue(topic, out var t) || t.Error != Errors.ErrorCode.None || t.Partitions.Count == 0)
+        {
+            throw new InvalidOperationException($"Topic {topic} does not exist (or has no partitions); produce to it first.");
+        }
+        return t.Partitions.Select(p => p.Partition).Order().ToArray();
+    }
+}
+
+/// <summary>
+/// Confluent.Kafka's consumer. It has one consumption API, <c>Consume(timeout)</c>: <c>stream</c>
+/// is that loop; <c>batch</c> collects up to --batch-size records (or what arrived within 100 ms)
+/// before handling them, as users do without a batch API; <c>callback</c> hands each record to a
+/// delegate from the loop. Values and keys are read as byte arrays (its cheapest deserializer).
+/// </summary>
+internal sealed class ConfluentConsumeDriver : IConsumeDriver
+{
+    private readonly ConsumeSettings _settings;
+    private readonly string _bootstrap;
+    private Ck.IConsumer<byte[]?, byte[]?>? _consumer;
+    private int[] _partitions = [];
+
+    public ConfluentConsumeDriver(ConsumeSettings settings, string bootstrap)
+    {
+        _settings = settings;
+        _bootstrap = bootstrap;
+    }
+
+    public string Name => "confluent";
+
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (_settings.Group is null)
+        {
+            _partitions = await ConsumeDrivers.PartitionsAsync(_bootstrap, _settings.Topic, cancellationToken).ConfigureAwait(false);
+        }
+        var config = new Ck.ConsumerConfig
+        {
+            BootstrapServers = _bootstrap,
+            ClientId = "confluent-perf",
+            // Assignment without a group still needs a group.id in librdkafka; it is never joined then.
+            GroupId = _settings.Group ?? "kafkaclient-perf-" + Guid.NewGuid().ToString("N"),
+            AutoOffsetReset = Ck.AutoOffsetReset.Earliest,
+            EnableAutoCommit = _settings.Group is not null,
+            EnablePartitionEof = false,
+        };
+        _consumer = new Ck.ConsumerBuilder<byte[]?, byte[]?>(config)
+            .SetErrorHandler((_, e) => Console.Error.WriteLine($"[confluent] error: {e.Code} {e.Reason}"))
+            .SetLogHandler((_, m) => Console.Error.WriteLine($"[confluent] {m.Level} {m.Facility}: {m.Message}"))
+            .Build();
+    }
+
+    public Task RunAsync(ConsumeTally tally, CancellationToken cancellationToken)
+    {
+        var consumer = _consumer ?? throw new InvalidOperationException("PrepareAsync first.");
+        if (_settings.Group is null)
+        {
+            consumer.Assign(_partitions.Select(p => new Ck.TopicPartitionOffset(_settings.Topic, p, Ck.Offset.Beginning)));
+        }
+        else
+        {
+            consumer.Subscribe(_settings.Topic);
+        }
+
+        long target = _settings.Messages;
+        var poll = TimeSpan.FromMilliseconds(100);
+        switch (_settings.Mode)
+        {
+            case ConsumeMode.Batch:
+                var batch = new List<Ck.ConsumeResult<byte[]?, byte[]?>>(_settings.BatchSize);
+                while (tally.Records < target && !cancellationToken.IsCancellationRequested)
+                {
+                    batch.Clear();
+                    long deadline = Environment.TickCount64 + 100;
+                    int want = (int)Math.Min(_settings.BatchSize, target - tally.Records);
+                    while (batch.Count < want)
+                    {
+                        long left = deadline - Environment.TickCount64;
+                        if (left <= 0)
+                        {
+                            break;
+                        }
+                        var r = Next(consumer, TimeSpan.FromMilliseconds(left), tally);
+                        if (r is not null)
+                        {
+                            batch.Add(r);
+                        }
+                    }
+                    foreach (var r in batch)
+                    {
+                        Count(r, tally);
+                    }
+                }
+                break;
+
+            case ConsumeMode.Callback:
+                Action<Ck.ConsumeResult<byte[]?, byte[]?>> handler = r => Count(r, tally);
+                while (tally.Records < target && !cancellationToken.IsCancellationRequested)
+                {
+                    if (Next(consumer, poll, tally) is { } r)
+                    {
+                        handler(r);
+                    }
+                }
+                break;
+
+            default:
+                while (tally.Records < target && !cancellationToken.IsCancellationRequested)
+                {
+                    if (Next(consumer, poll, tally) is { } r)
+                    {
+                        Count(r, tally);
+                    }
+                }
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    private static Ck.ConsumeResult<byte[]?, byte[]?>? Next(Ck.IConsumer<byte[]?, byte[]?> consumer, TimeSpan timeout, ConsumeTally tally)
+    {
+        try
+        {
+            var r = consumer.Consume(timeout);
+            if (r is not null && tally.FirstRecordAt == 0)
+            {
+                tally.FirstRecordAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
+            return r;
+        }
+        catch (Ck.ConsumeException ex)
+        {
+            tally.Errors++;
+            tally.FirstError ??= ex.Error.Reason;
+            return null;
+        }
+    }
+
+    private static void Count(Ck.ConsumeResult<byte[]?, byte[]?> r, ConsumeTally tally)
+    {
+        tally.Records++;
+        tally.Bytes += (r.Message.Value?.Length ?? 0) + (r.Message.Key?.Length ?? 0);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (_consumer is { } consumer)
+        {
+            try
+            {
+                consumer.Close();
+            }
+            catch (Ck.KafkaException ex)
+            {
+                Console.Error.WriteLine($"[confluent] close: {ex.Message}");
+            }
+            consumer.Dispose();
+        }
+        return ValueTask.CompletedTask;
+    }
+}
