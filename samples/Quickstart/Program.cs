@@ -1,5 +1,6 @@
-// Quickstart: connect, show the cluster and the negotiated API versions, write a batch of records
-// with every compression codec through the raw protocol API, and read them back.
+// Quickstart: connect (to KAFKA_BOOTSTRAP_SERVERS, or to an embedded cluster started here), show the
+// cluster and the negotiated API versions, produce records with every compression codec with the
+// producer, and read them back through the raw protocol API.
 using System.Text;
 using KafkaClient;
 using KafkaClient.Cluster;
@@ -7,21 +8,21 @@ using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Compression;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Producer;
 using KafkaClient.Protocol.Records;
-using KafkaClient.TestBrokers;
+using KafkaClient.Testing;
 
 const string Topic = "quickstart";
 using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
 var ct = cts.Token;
 
 string? bootstrap = Environment.GetEnvironmentVariable("KAFKA_BOOTSTRAP_SERVERS");
-LibrdkafkaMockCluster? localCluster = null;
+EmbeddedKafkaCluster? localCluster = null;
 if (string.IsNullOrWhiteSpace(bootstrap))
 {
-    localCluster = LibrdkafkaMockCluster.Start(3);
-    localCluster.CreateTopic(Topic, partitions: 3, replicationFactor: 3);
+    localCluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 3 }, ct);
     bootstrap = localCluster.BootstrapServers;
-    Console.WriteLine($"No KAFKA_BOOTSTRAP_SERVERS given: started a local 3-broker cluster (librdkafka mock) at {bootstrap}");
+    Console.WriteLine($"No KAFKA_BOOTSTRAP_SERVERS given: started an embedded 3-broker cluster at {bootstrap}");
 }
 
 try
@@ -50,39 +51,22 @@ try
         }
     }
 
-    if (localCluster is null)
-    {
-        await EnsureTopicAsync(client, ct);
-    }
+    await EnsureTopicAsync(client, ct);
     var metadata = await client.RefreshMetadataAsync([Topic], ct);
     var partition = metadata.Partition(Topic, 0) ?? throw new InvalidOperationException($"Topic {Topic} has no partition 0.");
     Console.WriteLine();
     Console.WriteLine($"Writing to {Topic}[0], leader broker {partition.LeaderId}:");
 
-    using var batch = new RecordBatchWriter();
     foreach (var codec in new[] { CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd })
     {
-        batch.Reset();
-        batch.Compression = codec;
-        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        for (int i = 0; i < 3; i++)
+        await using var producer = new KafkaProducer<string, string>(new ProducerOptions { BootstrapServers = bootstrap, ClientId = "quickstart", Compression = codec });
+        var deliveries = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => producer.ProduceAsync(new TopicPartition(Topic, 0), new Message<string, string>
         {
-            batch.Append(now, Encoding.UTF8.GetBytes($"key-{i}"), Encoding.UTF8.GetBytes($"hello #{i} compressed with {codec}"),
-                [new RecordHeader("codec", Encoding.UTF8.GetBytes(codec.ToString()))]);
-        }
-        var produce = new ProduceRequest
-        {
-            Acks = -1,
-            TimeoutMs = 10_000,
-            TopicData = [new ProduceRequest.TopicProduceData { Name = Topic, PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = batch.Finish() }] }],
-        };
-        var response = await client.SendAsync(produce, partition.LeaderId, ConnectionPurpose.Produce, ct);
-        var result = response.Responses[0].PartitionResponses[0];
-        if (result.ErrorCode != 0)
-        {
-            throw KafkaException.FromErrorCode((ErrorCode)result.ErrorCode, $"Produce with {codec} failed.");
-        }
-        Console.WriteLine($"  {codec,-7} 3 records at base offset {result.BaseOffset}");
+            Key = $"key-{i}",
+            Value = $"hello #{i} compressed with {codec}",
+            Headers = [new Header("codec", Encoding.UTF8.GetBytes(codec.ToString()))],
+        }, ct)));
+        Console.WriteLine($"  {codec,-7} 3 records at offsets {string.Join(", ", deliveries.Select(d => d.Offset))}");
     }
 
     Console.WriteLine();
