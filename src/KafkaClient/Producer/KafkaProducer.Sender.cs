@@ -127,6 +127,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     batch.Writer.ProducerId = producer.Id;
                     batch.Writer.ProducerEpoch = producer.Epoch;
                     batch.Writer.BaseSequence = batch.BaseSequence;
+                    batch.Writer.IsTransactional = IsTransactional;
                 }
                 int batchSize = batch.Writer.Finish().Length;
                 if (request.Count > 0 && size + batchSize > _options.MaxRequestSize)

@@ -38,6 +38,8 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private readonly Func<long> _bufferAvailable;
     private Task<(long Id, short Epoch)>? _producerId;
     private int _closed;
+    private int _slowPathWaiters;
+    private readonly SemaphoreSlim _slowPath = new(1, 1);
 
     /// <summary>
     /// Creates a producer. Connecting starts in the background; the first produce waits for it
@@ -80,37 +82,75 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
             ? throw new ArgumentOutOfRangeException(nameof(partition), "The partition index must not be negative.")
             : ProduceCoreAsync(partition.Topic, partition.Partition, message, cancellationToken);
 
-    private async Task<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
+    private Task<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         var target = new AsyncDelivery();
+        int partitionCount = TryGetPartitionCount(topic);
+        if (partitionCount > 0 && _accumulator.HasRoomFor(256) && Volatile.Read(ref _slowPathWaiters) == 0)
+        {
+            // Fast path: enqueued before this method returns, so calls keep their order.
+            Enqueue(topic, partition, partitionCount, message, target);
+            return AwaitDeliveryAsync(target);
+        }
+        return SlowProduceAsync(topic, partition, message, target, cancellationToken);
+    }
+
+    private static async Task<DeliveryResult<TKey, TValue>> AwaitDeliveryAsync(AsyncDelivery target)
+    {
+        var result = await target.Task.ConfigureAwait(false);
+        return result.Error is null ? result : throw new ProduceException<TKey, TValue>(result, result.Error);
+    }
+
+    /// <summary>
+    /// Waits for metadata or buffer space, then enqueues. Waiters go through one FIFO gate and no
+    /// call takes the fast path while any wait, so records keep the order of the produce calls.
+    /// </summary>
+    private async Task<DeliveryResult<TKey, TValue>> SlowProduceAsync(string topic, int partition, Message<TKey, TValue> message, AsyncDelivery target, CancellationToken cancellationToken)
+    {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.MaxBlock);
-        int partitionCount;
+        Interlocked.Increment(ref _slowPathWaiters);
         try
         {
-            partitionCount = await GetPartitionCountAsync(topic, deadline.Token).ConfigureAwait(false);
-            while (true)
+            await _slowPath.WaitAsync(deadline.Token).ConfigureAwait(false);
+            try
             {
-                var signal = _progress.Current;
-                if (_accumulator.HasRoomFor(256))
-                {
-                    break;
-                }
-                await signal.WaitAsync(deadline.Token).ConfigureAwait(false);
+                int partitionCount = await WaitForRoomAsync(topic, deadline.Token).ConfigureAwait(false);
+                Enqueue(topic, partition, partitionCount, message, target);
+            }
+            finally
+            {
+                _slowPath.Release();
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw Failed(topic, partition, message, new KafkaTimeoutException($"Topic {topic}'s metadata or buffer space was not available within MaxBlock ({_options.MaxBlock.TotalMilliseconds:0} ms)."));
         }
-        catch (KafkaException ex)
+        catch (KafkaException ex) when (ex is not ProduceException<TKey, TValue>)
         {
             throw Failed(topic, partition, message, ex);
         }
-        Enqueue(topic, partition, partitionCount, message, target);
-        var result = await target.Task.ConfigureAwait(false);
-        return result.Error is null ? result : throw new ProduceException<TKey, TValue>(result, result.Error);
+        finally
+        {
+            Interlocked.Decrement(ref _slowPathWaiters);
+        }
+        return await AwaitDeliveryAsync(target).ConfigureAwait(false);
+    }
+
+    private async Task<int> WaitForRoomAsync(string topic, CancellationToken cancellationToken)
+    {
+        int partitionCount = await GetPartitionCountAsync(topic, cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            var signal = _progress.Current;
+            if (_accumulator.HasRoomFor(256))
+            {
+                return partitionCount;
+            }
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>
@@ -128,34 +168,41 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     {
         ArgumentNullException.ThrowIfNull(message);
         int partitionCount = TryGetPartitionCount(topic);
-        if (partitionCount <= 0 || !_accumulator.HasRoomFor(256))
+        var target = onDelivery is null ? IgnoreDelivery.Instance : (DeliveryTarget)new CallbackDelivery(onDelivery);
+        if (partitionCount <= 0 || !_accumulator.HasRoomFor(256) || Volatile.Read(ref _slowPathWaiters) != 0)
         {
             // Slow path: the topic is not in the metadata yet, or the buffer is full. Java's send()
-            // blocks here too, bounded by max.block.ms.
+            // blocks here too, bounded by max.block.ms; the FIFO gate keeps call order.
             using var deadline = new CancellationTokenSource(_options.MaxBlock);
+            Interlocked.Increment(ref _slowPathWaiters);
             try
             {
-                partitionCount = GetPartitionCountAsync(topic, deadline.Token).GetAwaiter().GetResult();
-                while (true)
+                _slowPath.Wait(deadline.Token);
+                try
                 {
-                    var signal = _progress.Current;
-                    if (_accumulator.HasRoomFor(256))
-                    {
-                        break;
-                    }
-                    signal.WaitAsync(deadline.Token).GetAwaiter().GetResult();
+                    partitionCount = WaitForRoomAsync(topic, deadline.Token).GetAwaiter().GetResult();
+                    Enqueue(topic, partition, partitionCount, message, target);
+                }
+                finally
+                {
+                    _slowPath.Release();
                 }
             }
             catch (OperationCanceledException)
             {
                 throw Failed(topic, partition, message, new KafkaTimeoutException($"Topic {topic}'s metadata or buffer space was not available within MaxBlock ({_options.MaxBlock.TotalMilliseconds:0} ms)."));
             }
-            catch (KafkaException ex)
+            catch (KafkaException ex) when (ex is not ProduceException<TKey, TValue>)
             {
                 throw Failed(topic, partition, message, ex);
             }
+            finally
+            {
+                Interlocked.Decrement(ref _slowPathWaiters);
+            }
+            return;
         }
-        Enqueue(topic, partition, partitionCount, message, onDelivery is null ? IgnoreDelivery.Instance : new CallbackDelivery(onDelivery));
+        Enqueue(topic, partition, partitionCount, message, target);
     }
 
     private static ProduceException<TKey, TValue> Failed(string topic, int partition, Message<TKey, TValue> message, KafkaException error) =>

@@ -33,9 +33,23 @@ internal sealed class ProducerBatch
 
     public TopicPartition Partition { get; }
 
-    public RecordBatchWriter Writer { get; }
+    public RecordBatchWriter Writer { get; private set; }
 
-    public long CreatedTimestamp { get; }
+    public long CreatedTimestamp { get; private set; }
+
+    /// <summary>Makes a completed batch ready for reuse (its entry array is kept; the records it referenced are released).</summary>
+    public void Recycle(RecordBatchWriter writer, long createdTimestamp)
+    {
+        Array.Clear(_entries, 0, RecordCount);
+        Writer = writer;
+        CreatedTimestamp = createdTimestamp;
+        RecordCount = 0;
+        SizeInBytes = RecordBatchWriter.BatchHeaderSize;
+        IsClosed = false;
+        Attempts = 0;
+        RetryNotBefore = 0;
+        BaseSequence = -1;
+    }
 
     public int RecordCount { get; private set; }
 
@@ -124,7 +138,7 @@ internal sealed class RecordAccumulator
                 var writer = queue.RentWriter();
                 writer.Compression = _compression;
                 writer.CompressionLevel = _compressionLevel;
-                batch = queue.Open = new ProducerBatch(partition, writer, now);
+                batch = queue.Open = queue.RentBatch(partition, writer, now);
                 size = writer.MeasureRecord(timestampMs, key, value, headers);
                 becameReady = true;
             }
@@ -252,6 +266,7 @@ internal sealed class RecordAccumulator
                 Interlocked.Decrement(ref _inFlight);
             }
             queue.ReturnWriter(batch.Writer);
+            queue.ReturnBatch(batch);
         }
         Interlocked.Add(ref _bufferedBytes, -(batch.SizeInBytes - RecordBatchWriter.BatchHeaderSize));
     }
@@ -342,6 +357,25 @@ internal sealed class RecordAccumulator
     private sealed class PartitionQueue
     {
         private readonly Stack<RecordBatchWriter> _spareWriters = new();
+        private readonly Stack<ProducerBatch> _spareBatches = new();
+
+        public ProducerBatch RentBatch(TopicPartition partition, RecordBatchWriter writer, long now)
+        {
+            if (_spareBatches.TryPop(out var batch))
+            {
+                batch.Recycle(writer, now);
+                return batch;
+            }
+            return new ProducerBatch(partition, writer, now);
+        }
+
+        public void ReturnBatch(ProducerBatch batch)
+        {
+            if (_spareBatches.Count < 4)
+            {
+                _spareBatches.Push(batch);
+            }
+        }
 
         public ProducerBatch? Open { get; set; }
 

@@ -24,10 +24,26 @@ public sealed class RecordAccumulatorTests
     private static bool Append(RecordAccumulator accumulator, TopicPartition partition, int valueSize, long now) =>
         accumulator.Append(partition, 0, NullableBytes.Null, new byte[valueSize], default, new DeliveryEntry(new Target(), "m", 0), now);
 
+    /// <summary>Puts a batch of another partition in flight, so the producer is not idle and lingers.</summary>
+    private static void KeepBusy(RecordAccumulator accumulator)
+    {
+        Append(accumulator, new TopicPartition("busy", 0), 10, now: 0);
+        accumulator.Drain(0, out _).Should().ContainSingle();
+    }
+
+    [Fact]
+    public void An_idle_producer_sends_at_once_without_lingering()
+    {
+        var accumulator = Create(lingerMs: 10_000);
+        Append(accumulator, P0, 10, now: 0);
+        accumulator.Drain(1, out _).Should().ContainSingle("nothing is in flight, so waiting would only add latency");
+    }
+
     [Fact]
     public void A_batch_is_held_until_linger_passes()
     {
         var accumulator = Create(lingerMs: 10);
+        KeepBusy(accumulator);
         Append(accumulator, P0, 10, now: 100).Should().BeTrue("a new batch wakes the sender so it can start the linger clock");
         Append(accumulator, P0, 10, now: 101).Should().BeFalse();
 
@@ -122,6 +138,7 @@ public sealed class RecordAccumulatorTests
     public void Flush_makes_lingering_batches_sendable_now()
     {
         var accumulator = Create(lingerMs: 10_000);
+        KeepBusy(accumulator);
         Append(accumulator, P0, 10, now: 0);
         accumulator.Drain(1, out _).Should().BeEmpty();
         accumulator.BeginFlush();
