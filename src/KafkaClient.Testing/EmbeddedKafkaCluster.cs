@@ -4,6 +4,7 @@ using KafkaClient.Testing.Diagnostics;
 using KafkaClient.Testing.Handlers;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
+using KafkaClient.Testing.Transactions;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaClient.Testing;
@@ -27,6 +28,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
     private readonly ApiHandlerRegistry _handlers = new();
     private readonly EmbeddedBroker[] _brokers;
     private readonly ILogger _logger;
+    private readonly TransactionCoordinator _transactions;
     private int _disposed;
 
     private EmbeddedKafkaCluster(EmbeddedKafkaClusterOptions options)
@@ -35,6 +37,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _logger = options.LoggerFactory.CreateLogger("KafkaClient.Testing.EmbeddedKafkaCluster");
         int[] ids = [.. Enumerable.Range(options.FirstBrokerId, options.BrokerCount)];
         _state = new ClusterState(options, options.ClusterId ?? NewClusterId(), ids);
+        _transactions = new TransactionCoordinator(_state);
         _brokers = [.. ids.Select((id, i) => new EmbeddedBroker(
             new BrokerServer(id, options.Host, options.Port == 0 ? 0 : options.Port + i, _state, _handlers, _logger)))];
         RegisterDefaultHandlers();
@@ -53,6 +56,9 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
     public IReadOnlyList<EmbeddedBroker> Brokers => _brokers;
 
     internal ClusterState State => _state;
+
+    /// <summary>The transaction coordinator (transactional ids, markers, pending transactional offsets).</summary>
+    internal TransactionCoordinator Transactions => _transactions;
 
     /// <summary>The request dispatch: one handler per API key. Coordinators plug in by registering theirs.</summary>
     internal ApiHandlerRegistry Handlers => _handlers;
@@ -135,6 +141,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         {
             return;
         }
+        _transactions.Dispose();
         await Task.WhenAll(_brokers.Select(b => b.Server.StopAsync(Options.ShutdownTimeout))).ConfigureAwait(false);
     }
 
@@ -150,7 +157,13 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new DeleteTopicsHandler());
         _handlers.Register(new CreatePartitionsHandler());
         _handlers.Register(new DescribeClusterHandler());
-        _handlers.Register(new InitProducerIdHandler());
+        _handlers.Register(new InitProducerIdHandler(_transactions));
+        _handlers.Register(new AddPartitionsToTxnHandler(_transactions));
+        _handlers.Register(new AddOffsetsToTxnHandler(_transactions));
+        _handlers.Register(new TxnOffsetCommitHandler(_transactions));
+        _handlers.Register(new EndTxnHandler(_transactions));
+        _handlers.Register(new DescribeTransactionsHandler(_transactions));
+        _handlers.Register(new ListTransactionsHandler(_transactions));
         _handlers.Register(new FindCoordinatorHandler());
         _handlers.Register(new DeleteRecordsHandler());
     }

@@ -113,27 +113,3 @@ internal sealed class DescribeClusterHandler() : ApiHandler<DescribeClusterReque
     protected override DescribeClusterResponse ErrorResponse(RequestContext context, DescribeClusterRequest request, ErrorCode error) =>
         new() { ErrorCode = error.Code(), ClusterId = context.Cluster.ClusterId, ControllerId = -1, EndpointType = BrokerEndpoints };
 }
-
-/// <summary>
-/// InitProducerId for idempotent (non-transactional) producers: a new producer id at epoch 0,
-/// as Kafka does. Transactional ids belong to the transaction coordinator, which replaces this
-/// handler when it is plugged in.
-/// </summary>
-internal sealed class InitProducerIdHandler() : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>(ApiKey.InitProducerId)
-{
-    protected override ValueTask<InitProducerIdResponse?> HandleAsync(RequestContext context, InitProducerIdRequest request, CancellationToken cancellationToken)
-    {
-        if (request.TransactionalId is not null)
-        {
-            return ValueTask.FromResult<InitProducerIdResponse?>(ErrorResponse(context, request, ErrorCode.CoordinatorNotAvailable));
-        }
-        return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse
-        {
-            ProducerId = context.Cluster.AllocateProducerId(),
-            ProducerEpoch = 0,
-        });
-    }
-
-    protected override InitProducerIdResponse ErrorResponse(RequestContext context, InitProducerIdRequest request, ErrorCode error) =>
-        new() { ErrorCode = error.Code(), ProducerId = -1, ProducerEpoch = -1 };
-}
