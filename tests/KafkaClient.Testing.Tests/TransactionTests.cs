@@ -179,15 +179,6 @@ public sealed class TransactionTests : IClassFixture<EmbeddedClusterFixture>
         ReadUntil(topic, IsolationLevel.ReadUncommitted, "late").Should().Equal("late");
     }
 
-    /// <summary>
-    /// Known producer bug: KafkaProducer never sets the transactional attribute on its record
-    /// batches (KafkaProducer.Sender.cs stamps ProducerId, ProducerEpoch and BaseSequence but not
-    /// <c>Writer.IsTransactional</c>), so the partition never opens a transaction for them and abort
-    /// markers cannot hide them. Confluent's producer passes the same scenario.
-    /// </summary>
-    internal const string NonTransactionalBatchesBug =
-        "KafkaProducer writes transactional records in non-transactional batches (RecordBatchWriter.IsTransactional never set in KafkaProducer.Sender.cs), so aborts cannot hide them";
-
     [Fact]
     public async Task Our_producer_commits_for_a_confluent_read_committed_consumer()
     {
@@ -207,7 +198,7 @@ public sealed class TransactionTests : IClassFixture<EmbeddedClusterFixture>
         Cluster.Transactions.Describe(id)!.Status.Should().Be(TransactionStatus.CompleteCommit);
     }
 
-    [Fact(Skip = NonTransactionalBatchesBug)]
+    [Fact]
     public async Task Our_producer_aborted_records_are_hidden_from_a_confluent_read_committed_consumer()
     {
         string topic = NewTopic("ours-abort");
@@ -246,8 +237,8 @@ public sealed class TransactionTests : IClassFixture<EmbeddedClusterFixture>
         second.BeginTransaction();
         await second.ProduceAsync(topic, new Producer.Message<string, string> { Value = "winner" }, Ct);
         await second.CommitTransactionAsync(Ct);
-        // Should be exactly "winner" (the zombie's record was aborted); see NonTransactionalBatchesBug.
-        ReadUntil(topic, IsolationLevel.ReadCommitted, "winner").Should().EndWith("winner");
+        // Exactly "winner": the zombie's record was aborted when the second instance fenced it.
+        ReadUntil(topic, IsolationLevel.ReadCommitted, "winner").Should().Equal("winner");
         Cluster.Transactions.Describe(id)!.Epoch.Should().Be(1);
     }
 
