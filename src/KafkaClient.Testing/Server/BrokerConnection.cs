@@ -25,6 +25,7 @@ internal sealed class BrokerConnection
     private readonly ApiHandlerRegistry _handlers;
     private readonly ILogger _logger;
     private readonly string _id;
+    private readonly string _clientHost;
 
     public BrokerConnection(Socket socket, int brokerId, ClusterState cluster, ApiHandlerRegistry handlers, ILogger logger)
     {
@@ -34,6 +35,7 @@ internal sealed class BrokerConnection
         _handlers = handlers;
         _logger = logger;
         _id = $"broker {brokerId} <- {socket.RemoteEndPoint}";
+        _clientHost = socket.RemoteEndPoint is System.Net.IPEndPoint ip ? "/" + ip.Address : "";
     }
 
     /// <summary>Closes the socket; the loop ends.</summary>
@@ -207,6 +209,7 @@ internal sealed class BrokerConnection
             Cluster = _cluster,
             Header = header,
             ConnectionId = _id,
+            ClientHost = _clientHost,
         };
         IKafkaResponse? response;
         if (_cluster.Faults.TryTake((ApiKey)apiKey, _brokerId, out var fault))
