@@ -246,4 +246,38 @@ public sealed class ConfluentGroupTests : IClassFixture<GroupClusterFixture>
         await admin.DeleteGroupsAsync([groupId]);
         admin.ListGroups(Timeout).Should().NotContain(g => g.Group == groupId);
     }
+    [Fact]
+    public async Task When_the_coordinator_broker_stops_the_member_finds_the_new_coordinator_and_keeps_consuming_and_committing()
+    {
+        string topic = EmbeddedClusterFixture.UniqueName("failover");
+        string groupId = EmbeddedClusterFixture.UniqueName("g-failover");
+        Cluster.CreateTopic(topic, partitions: 3, replicationFactor: 3);
+        Produce(topic, 3, 10, start: 0);
+        int coordinator = Cluster.State.CoordinatorFor(groupId);
+        var consumed = new ConcurrentBag<(int Partition, long Offset)>();
+        var member = new Member(ConsumerConfig(groupId), topic, consumed);
+        try
+        {
+            WaitUntil(() => consumed.Count == 30, "the first batch is consumed");
+            await Cluster.StopBrokerAsync(coordinator, TestContext.Current.CancellationToken);
+            Cluster.State.CoordinatorFor(groupId).Should().NotBe(coordinator).And.BePositive("FindCoordinator points to a running broker");
+
+            Produce(topic, 3, 10, start: 10);
+            WaitUntil(() => consumed.Count >= 60, "the second batch is consumed after the coordinator moved");
+            member.Close();
+            consumed.Should().OnlyHaveUniqueItems();
+
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Cluster.BootstrapServers }).Build();
+            var listed = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(groupId, null)]);
+            listed.Single().Partitions.Select(p => (p.Partition.Value, p.Offset.Value)).Should().BeEquivalentTo(new[] { (0, 20L), (1, 20L), (2, 20L) });
+        }
+        finally
+        {
+            member.Dispose();
+            if (!Cluster.Broker(coordinator).IsRunning)
+            {
+                await Cluster.StartBrokerAsync(coordinator, TestContext.Current.CancellationToken);
+            }
+        }
+    }
 }
