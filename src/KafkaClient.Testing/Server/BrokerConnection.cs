@@ -56,7 +56,18 @@ internal sealed class BrokerConnection
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await using var stream = new NetworkStream(_socket, ownsSocket: true);
+        NetworkStream stream;
+        try
+        {
+            stream = new NetworkStream(_socket, ownsSocket: true);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Aborted (broker stopping) between accept and the start of this loop.
+            _socket.Dispose();
+            return;
+        }
+        await using var _ = stream.ConfigureAwait(false);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var frames = new List<byte[]>();
