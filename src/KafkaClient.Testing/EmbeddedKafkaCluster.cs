@@ -1,6 +1,7 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Testing.Diagnostics;
+using KafkaClient.Testing.Groups;
 using KafkaClient.Testing.Handlers;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
@@ -29,6 +30,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
     private readonly EmbeddedBroker[] _brokers;
     private readonly ILogger _logger;
     private readonly TransactionCoordinator _transactions;
+    private readonly GroupCoordinator _groups;
     private int _disposed;
 
     private EmbeddedKafkaCluster(EmbeddedKafkaClusterOptions options)
@@ -40,6 +42,15 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _transactions = new TransactionCoordinator(_state);
         _brokers = [.. ids.Select((id, i) => new EmbeddedBroker(
             new BrokerServer(id, options.Host, options.Port == 0 ? 0 : options.Port + i, _state, _handlers, _logger)))];
+        _groups = new GroupCoordinator(options.TimeProvider, new GroupCoordinatorOptions
+        {
+            InitialRebalanceDelay = options.GroupInitialRebalanceDelay,
+            MinSessionTimeoutMs = (int)options.GroupMinSessionTimeout.TotalMilliseconds,
+            MaxSessionTimeoutMs = (int)options.GroupMaxSessionTimeout.TotalMilliseconds,
+            PartitionExists = (topic, partition) => _state.GetTopic(topic)?.Partition(partition) is not null,
+        });
+        // Offsets committed inside a transaction reach the group when the transaction commits.
+        _transactions.Groups = _groups;
         RegisterDefaultHandlers();
     }
 
@@ -115,7 +126,15 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
 
     /// <summary>Deletes a topic; false when it does not exist.</summary>
     /// <param name="name">The topic name.</param>
-    public bool DeleteTopic(string name) => _state.GetTopic(name) is { } topic && _state.DeleteTopic(topic);
+    public bool DeleteTopic(string name)
+    {
+        if (_state.GetTopic(name) is not { } topic || !_state.DeleteTopic(topic))
+        {
+            return false;
+        }
+        OnTopicDeleted(topic.Name);
+        return true;
+    }
 
     /// <summary>The names of all topics, sorted.</summary>
     public IReadOnlyList<string> TopicNames() => [.. _state.Topics().Select(t => t.Name)];
@@ -134,7 +153,11 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
             p.Log.LogStartOffset, p.Log.HighWatermark, p.Log.LastStableOffset);
     }
 
-    /// <summary>Stops every broker and waits (at most <see cref="EmbeddedKafkaClusterOptions.ShutdownTimeout"/>) for their connections to end.</summary>
+    /// <summary>
+    /// Stops every broker and waits (at most <see cref="EmbeddedKafkaClusterOptions.ShutdownTimeout"/>)
+    /// for their connections to end; pending JoinGroup/SyncGroup long-polls are answered
+    /// COORDINATOR_NOT_AVAILABLE first.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -142,6 +165,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
             return;
         }
         _transactions.Dispose();
+        _groups.Dispose();
         await Task.WhenAll(_brokers.Select(b => b.Server.StopAsync(Options.ShutdownTimeout))).ConfigureAwait(false);
     }
 
@@ -154,7 +178,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new ListOffsetsHandler());
         _handlers.Register(new OffsetForLeaderEpochHandler());
         _handlers.Register(new CreateTopicsHandler(OnTopicCreated));
-        _handlers.Register(new DeleteTopicsHandler());
+        _handlers.Register(new DeleteTopicsHandler(OnTopicDeleted));
         _handlers.Register(new CreatePartitionsHandler());
         _handlers.Register(new DescribeClusterHandler());
         _handlers.Register(new InitProducerIdHandler(_transactions));
@@ -166,7 +190,19 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new ListTransactionsHandler(_transactions));
         _handlers.Register(new FindCoordinatorHandler());
         _handlers.Register(new DeleteRecordsHandler());
+        _handlers.Register(new JoinGroupHandler(_groups));
+        _handlers.Register(new SyncGroupHandler(_groups));
+        _handlers.Register(new HeartbeatHandler(_groups));
+        _handlers.Register(new LeaveGroupHandler(_groups));
+        _handlers.Register(new OffsetCommitHandler(_groups));
+        _handlers.Register(new OffsetFetchHandler(_groups));
+        _handlers.Register(new OffsetDeleteHandler(_groups));
+        _handlers.Register(new DescribeGroupsHandler(_groups));
+        _handlers.Register(new ListGroupsHandler(_groups));
+        _handlers.Register(new DeleteGroupsHandler(_groups));
     }
+
+    private void OnTopicDeleted(string topic) => _groups.DeleteTopicOffsets(topic);
 
     private void OnTopicCreated(TopicState topic) =>
         Log.TopicCreated(_logger, topic.Name, topic.Partitions.Length, topic.ReplicationFactor);

@@ -66,8 +66,33 @@ public sealed record EmbeddedKafkaClusterOptions
     /// <summary>How long <see cref="EmbeddedKafkaCluster.DisposeAsync"/> and broker stops wait for connections to finish. Default 5 s.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a new (empty) consumer group waits for more members before its first rebalance
+    /// completes (Kafka: <c>group.initial.rebalance.delay.ms</c>). Default 0 so that tests do not
+    /// wait; Kafka's default is 3 s.
+    /// </summary>
+    public TimeSpan GroupInitialRebalanceDelay { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// The shortest session timeout a group member may ask for (Kafka: <c>group.min.session.timeout.ms</c>);
+    /// shorter ones get INVALID_SESSION_TIMEOUT. Default 6 s, as in Kafka; lower it for tests
+    /// that want members to expire quickly.
+    /// </summary>
+    public TimeSpan GroupMinSessionTimeout { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>The longest session timeout a group member may ask for (Kafka: <c>group.max.session.timeout.ms</c>). Default 30 minutes, as in Kafka.</summary>
+    public TimeSpan GroupMaxSessionTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
     internal void Validate()
     {
+        if (GroupInitialRebalanceDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GroupInitialRebalanceDelay), GroupInitialRebalanceDelay, "The delay cannot be negative.");
+        }
+        if (GroupMinSessionTimeout < TimeSpan.Zero || GroupMaxSessionTimeout < GroupMinSessionTimeout || GroupMaxSessionTimeout.TotalMilliseconds > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(GroupMinSessionTimeout), GroupMinSessionTimeout, "Session timeouts must satisfy 0 <= min <= max <= int.MaxValue ms.");
+        }
         if (BrokerCount < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(BrokerCount), BrokerCount, "At least one broker is needed.");

@@ -87,8 +87,8 @@ internal sealed class CreateTopicsHandler(Action<TopicState> topicCreated) : Api
     }
 }
 
-/// <summary>DeleteTopics by name (before v6) or by name or id (v6+).</summary>
-internal sealed class DeleteTopicsHandler() : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics)
+/// <summary>DeleteTopics by name (before v6) or by name or id (v6+); <paramref name="topicDeleted"/> runs for each deleted topic (the group coordinator drops its offsets).</summary>
+internal sealed class DeleteTopicsHandler(Action<string> topicDeleted) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>(ApiKey.DeleteTopics)
 {
     protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
     {
@@ -112,7 +112,9 @@ internal sealed class DeleteTopicsHandler() : ApiHandler<DeleteTopicsRequest, De
             if (!context.Cluster.DeleteTopic(topic))
             {
                 result.ErrorCode = ErrorCode.UnknownTopicOrPartition.Code();
+                continue;
             }
+            topicDeleted(topic.Name);
         }
         return ValueTask.FromResult<DeleteTopicsResponse?>(response);
     }

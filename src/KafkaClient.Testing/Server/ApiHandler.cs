@@ -19,6 +19,9 @@ internal sealed class RequestContext
 
     public required string ConnectionId { get; init; }
 
+    /// <summary>The client's address as the broker sees it (Kafka reports <c>/host</c> in group member metadata).</summary>
+    public string ClientHost { get; init; } = "";
+
     public short ApiVersion => Header.RequestApiVersion;
 
     /// <summary>Set by a handler to close the connection after this request (e.g. an acks=0 produce that failed).</summary>

@@ -25,6 +25,7 @@ internal sealed class BrokerConnection
     private readonly ApiHandlerRegistry _handlers;
     private readonly ILogger _logger;
     private readonly string _id;
+    private readonly string _clientHost;
 
     public BrokerConnection(Socket socket, int brokerId, ClusterState cluster, ApiHandlerRegistry handlers, ILogger logger)
     {
@@ -34,6 +35,7 @@ internal sealed class BrokerConnection
         _handlers = handlers;
         _logger = logger;
         _id = $"broker {brokerId} <- {socket.RemoteEndPoint}";
+        _clientHost = socket.RemoteEndPoint is System.Net.IPEndPoint ip ? "/" + ip.Address : "";
     }
 
     /// <summary>Closes the socket; the loop ends.</summary>
@@ -54,7 +56,18 @@ internal sealed class BrokerConnection
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await using var stream = new NetworkStream(_socket, ownsSocket: true);
+        NetworkStream stream;
+        try
+        {
+            stream = new NetworkStream(_socket, ownsSocket: true);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Aborted (broker stopping) between accept and the start of this loop.
+            _socket.Dispose();
+            return;
+        }
+        await using var _ = stream.ConfigureAwait(false);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var frames = new List<byte[]>();
@@ -207,6 +220,7 @@ internal sealed class BrokerConnection
             Cluster = _cluster,
             Header = header,
             ConnectionId = _id,
+            ClientHost = _clientHost,
         };
         IKafkaResponse? response;
         if (_cluster.Faults.TryTake((ApiKey)apiKey, _brokerId, out var fault))
