@@ -1,0 +1,106 @@
+using FluentAssertions;
+using KafkaClient.Errors;
+using KafkaClient.Producer;
+using KafkaClient.Serialization;
+
+namespace KafkaClient.Testing.Tests;
+
+/// <summary>Producer options that only show when something goes wrong, proven on the embedded cluster.</summary>
+public sealed class ProducerOptionTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_unknown_topic_fails_after_max_block_when_auto_creation_is_off()
+    {
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 1, AutoCreateTopics = false }, Ct);
+        await using var producer = new KafkaProducer<string, string>(new ProducerOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            MaxBlock = TimeSpan.FromMilliseconds(700),
+        });
+
+        var act = () => producer.ProduceAsync("does-not-exist", new Message<string, string> { Value = "v" }, Ct);
+
+        var thrown = await act.Should().ThrowAsync<ProduceException<string, string>>();
+        thrown.Which.InnerException.Should().BeOfType<KafkaTimeoutException>().Which.Message.Should().Contain("MaxBlock");
+        thrown.Which.DeliveryResult.Status.Should().Be(PersistenceStatus.NotPersisted);
+    }
+
+    [Fact]
+    public async Task A_record_that_cannot_be_delivered_fails_at_the_delivery_timeout()
+    {
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 2 }, Ct);
+        cluster.CreateTopic("stuck", partitions: 1, replicationFactor: 1);
+        await using var producer = new KafkaProducer<string, string>(new ProducerOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            RequestTimeout = TimeSpan.FromSeconds(1),
+            DeliveryTimeout = TimeSpan.FromSeconds(3),
+            RetryBackoff = TimeSpan.FromMilliseconds(50),
+        });
+        await producer.ProduceAsync("stuck", new Message<string, string> { Value = "warm" }, Ct);
+        int leader = cluster.DescribePartition("stuck", 0)!.Value.LeaderId;
+        await cluster.StopBrokerAsync(leader, Ct); // the only replica: the partition has no leader now
+
+        var act = () => producer.ProduceAsync("stuck", new Message<string, string> { Value = "lost" }, Ct);
+
+        var thrown = await act.Should().ThrowAsync<ProduceException<string, string>>();
+        thrown.Which.InnerException.Should().BeOfType<KafkaTimeoutException>().Which.Message.Should().Contain("DeliveryTimeout");
+    }
+
+    [Fact]
+    public async Task With_acks_none_records_are_written_but_reported_as_possibly_persisted()
+    {
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 1 }, Ct);
+        cluster.CreateTopic("fire", partitions: 1, replicationFactor: 1);
+        await using (var producer = new KafkaProducer<Null, string>(new ProducerOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            Acks = Acks.None,
+            EnableIdempotence = false,
+        }))
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
+                producer.ProduceAsync("fire", new Message<Null, string> { Value = $"v{i}" }, Ct)));
+            results.Should().OnlyContain(r => r.Status == PersistenceStatus.PossiblyPersisted && r.Offset == -1);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (cluster.DescribePartition("fire", 0)!.Value.HighWatermark < 50 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, Ct);
+        }
+        cluster.DescribePartition("fire", 0)!.Value.HighWatermark.Should().Be(50);
+    }
+
+    [Fact]
+    public async Task A_full_buffer_makes_produce_wait_then_fail_clearly_after_max_block()
+    {
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 2 }, Ct);
+        cluster.CreateTopic("full", partitions: 1, replicationFactor: 1);
+        await using var producer = new KafkaProducer<Null, byte[]>(new ProducerOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            BufferMemory = 64 * 1024,
+            MaxRequestSize = 32 * 1024,
+            MaxBlock = TimeSpan.FromMilliseconds(500),
+            RequestTimeout = TimeSpan.FromSeconds(1),
+            DeliveryTimeout = TimeSpan.FromSeconds(30),
+        });
+        await producer.ProduceAsync("full", new Message<Null, byte[]> { Value = [1] }, Ct);
+        await cluster.StopBrokerAsync(cluster.DescribePartition("full", 0)!.Value.LeaderId, Ct);
+
+        var value = new byte[10_000];
+        var act = () =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                producer.Produce("full", new Message<Null, byte[]> { Value = value });
+            }
+        };
+
+        var thrown = act.Should().Throw<ProduceException<Null, byte[]>>();
+        thrown.Which.InnerException.Should().BeOfType<KafkaTimeoutException>().Which.Message.Should().Contain("buffer");
+    }
+}
