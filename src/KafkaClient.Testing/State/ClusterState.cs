@@ -35,13 +35,14 @@ internal sealed class PartitionState
 internal sealed class TopicState
 {
     private PartitionState[] _partitions = [];
+    private IReadOnlyDictionary<string, string?> _configs;
 
     public TopicState(string name, Guid id, short replicationFactor, IReadOnlyDictionary<string, string?> configs)
     {
         Name = name;
         Id = id;
         ReplicationFactor = replicationFactor;
-        Configs = configs;
+        _configs = configs;
     }
 
     public string Name { get; }
@@ -50,7 +51,12 @@ internal sealed class TopicState
 
     public short ReplicationFactor { get; }
 
-    public IReadOnlyDictionary<string, string?> Configs { get; }
+    /// <summary>The dynamic (topic-level) configs; replaced as a whole by AlterConfigs and IncrementalAlterConfigs.</summary>
+    public IReadOnlyDictionary<string, string?> Configs
+    {
+        get => Volatile.Read(ref _configs);
+        set => Volatile.Write(ref _configs, value);
+    }
 
     public bool IsDeleted { get; set; }
 
