@@ -186,6 +186,8 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new DescribeConfigsHandler(_configs));
         _handlers.Register(new AlterConfigsHandler(_configs));
         _handlers.Register(new IncrementalAlterConfigsHandler(_configs));
+        _handlers.Register(new ElectLeadersHandler());
+        _handlers.Register(new DescribeLogDirsHandler());
         _handlers.Register(new InitProducerIdHandler(_transactions));
         _handlers.Register(new AddPartitionsToTxnHandler(_transactions));
         _handlers.Register(new AddOffsetsToTxnHandler(_transactions));

@@ -399,6 +399,44 @@ internal sealed class ClusterState
     }
 
     /// <summary>
+    /// ElectLeaders for one partition: preferred (the first replica, when it runs) or unclean (any
+    /// running replica of a leaderless partition). ELECTION_NOT_NEEDED when the partition already
+    /// has that leader (or, unclean, any leader).
+    /// </summary>
+    public ErrorCode ElectLeader(PartitionState partition, bool preferred)
+    {
+        lock (_sync)
+        {
+            var l = partition.Leadership;
+            if (preferred)
+            {
+                int wanted = l.Replicas[0];
+                if (l.LeaderId == wanted)
+                {
+                    return ErrorCode.ElectionNotNeeded;
+                }
+                if (!_running.Contains(wanted))
+                {
+                    return ErrorCode.PreferredLeaderNotAvailable;
+                }
+                MoveLeader(partition, wanted);
+                return ErrorCode.None;
+            }
+            if (l.LeaderId != -1)
+            {
+                return ErrorCode.ElectionNotNeeded;
+            }
+            int next = l.Replicas.FirstOrDefault(_running.Contains, -1);
+            if (next == -1)
+            {
+                return ErrorCode.EligibleLeadersNotAvailable;
+            }
+            MoveLeader(partition, next);
+            return ErrorCode.None;
+        }
+    }
+
+    /// <summary>
     /// Marks a broker stopped or started. Stopping moves leadership of its partitions to another
     /// running replica (or none); starting gives leaderless partitions it replicates back to it,
     /// as Kafka's controller does. Every move bumps the leader epoch.
