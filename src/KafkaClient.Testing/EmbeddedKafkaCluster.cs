@@ -31,6 +31,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TransactionCoordinator _transactions;
     private readonly GroupCoordinator _groups;
+    private readonly ConfigStore _configs;
     private int _disposed;
 
     private EmbeddedKafkaCluster(EmbeddedKafkaClusterOptions options)
@@ -40,6 +41,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         int[] ids = [.. Enumerable.Range(options.FirstBrokerId, options.BrokerCount)];
         _state = new ClusterState(options, options.ClusterId ?? NewClusterId(), ids);
         _transactions = new TransactionCoordinator(_state);
+        _configs = new ConfigStore(options);
         _brokers = [.. ids.Select((id, i) => new EmbeddedBroker(
             new BrokerServer(id, options.Host, options.Port == 0 ? 0 : options.Port + i, _state, _handlers, _logger)))];
         _groups = new GroupCoordinator(options.TimeProvider, new GroupCoordinatorOptions
@@ -181,6 +183,11 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new DeleteTopicsHandler(OnTopicDeleted));
         _handlers.Register(new CreatePartitionsHandler());
         _handlers.Register(new DescribeClusterHandler());
+        _handlers.Register(new DescribeConfigsHandler(_configs));
+        _handlers.Register(new AlterConfigsHandler(_configs));
+        _handlers.Register(new IncrementalAlterConfigsHandler(_configs));
+        _handlers.Register(new ElectLeadersHandler());
+        _handlers.Register(new DescribeLogDirsHandler());
         _handlers.Register(new InitProducerIdHandler(_transactions));
         _handlers.Register(new AddPartitionsToTxnHandler(_transactions));
         _handlers.Register(new AddOffsetsToTxnHandler(_transactions));

@@ -35,13 +35,14 @@ internal sealed class PartitionState
 internal sealed class TopicState
 {
     private PartitionState[] _partitions = [];
+    private IReadOnlyDictionary<string, string?> _configs;
 
     public TopicState(string name, Guid id, short replicationFactor, IReadOnlyDictionary<string, string?> configs)
     {
         Name = name;
         Id = id;
         ReplicationFactor = replicationFactor;
-        Configs = configs;
+        _configs = configs;
     }
 
     public string Name { get; }
@@ -50,7 +51,12 @@ internal sealed class TopicState
 
     public short ReplicationFactor { get; }
 
-    public IReadOnlyDictionary<string, string?> Configs { get; }
+    /// <summary>The dynamic (topic-level) configs; replaced as a whole by AlterConfigs and IncrementalAlterConfigs.</summary>
+    public IReadOnlyDictionary<string, string?> Configs
+    {
+        get => Volatile.Read(ref _configs);
+        set => Volatile.Write(ref _configs, value);
+    }
 
     public bool IsDeleted { get; set; }
 
@@ -389,6 +395,44 @@ internal sealed class ClusterState
                 : [brokerId, .. old.Replicas];
             partition.Leadership = new Leadership(brokerId, old.LeaderEpoch + 1, replicas);
             partition.Log.BeginEpoch(old.LeaderEpoch + 1);
+        }
+    }
+
+    /// <summary>
+    /// ElectLeaders for one partition: preferred (the first replica, when it runs) or unclean (any
+    /// running replica of a leaderless partition). ELECTION_NOT_NEEDED when the partition already
+    /// has that leader (or, unclean, any leader).
+    /// </summary>
+    public ErrorCode ElectLeader(PartitionState partition, bool preferred)
+    {
+        lock (_sync)
+        {
+            var l = partition.Leadership;
+            if (preferred)
+            {
+                int wanted = l.Replicas[0];
+                if (l.LeaderId == wanted)
+                {
+                    return ErrorCode.ElectionNotNeeded;
+                }
+                if (!_running.Contains(wanted))
+                {
+                    return ErrorCode.PreferredLeaderNotAvailable;
+                }
+                MoveLeader(partition, wanted);
+                return ErrorCode.None;
+            }
+            if (l.LeaderId != -1)
+            {
+                return ErrorCode.ElectionNotNeeded;
+            }
+            int next = l.Replicas.FirstOrDefault(_running.Contains, -1);
+            if (next == -1)
+            {
+                return ErrorCode.EligibleLeadersNotAvailable;
+            }
+            MoveLeader(partition, next);
+            return ErrorCode.None;
         }
     }
 

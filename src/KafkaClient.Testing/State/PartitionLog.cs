@@ -56,6 +56,9 @@ internal sealed class PartitionLog
 
     public long LogEndOffset { get { lock (_lock) { return _logEndOffset; } } }
 
+    /// <summary>The bytes of every stored batch (DescribeLogDirs' partition size).</summary>
+    public long SizeInBytes { get { lock (_lock) { return _batches.Sum(b => (long)b.Bytes.Length); } } }
+
     /// <summary>The high watermark: everything written counts as replicated.</summary>
     public long HighWatermark => LogEndOffset;
 
