@@ -129,7 +129,9 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     batch.Writer.BaseSequence = batch.BaseSequence;
                     batch.Writer.IsTransactional = IsTransactional;
                 }
-                int batchSize = batch.Writer.Finish().Length;
+                // Finished once per send: the header (producer fields) and CRC are final here.
+                batch.Encoded = batch.Writer.Finish();
+                int batchSize = batch.Encoded.Length;
                 if (request.Count > 0 && size + batchSize > _options.MaxRequestSize)
                 {
                     _ = SendAsync(client, leader, request);
@@ -160,12 +162,12 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 topics[batch.Partition.Topic] = topic = new ProduceRequest.TopicProduceData { Name = batch.Partition.Topic };
                 request.TopicData.Add(topic);
             }
-            topic.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = batch.Partition.Partition, Records = batch.Writer.Finish() });
+            topic.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = batch.Partition.Partition, Records = batch.Encoded });
         }
         long bytes = 0;
         foreach (var batch in batches)
         {
-            bytes += batch.Writer.Finish().Length;
+            bytes += batch.Encoded.Length;
         }
         ProducerMetrics.BytesSent.Add(bytes);
         long started = Stopwatch.GetTimestamp();

@@ -49,6 +49,7 @@ internal sealed class ProducerBatch
         Attempts = 0;
         RetryNotBefore = 0;
         BaseSequence = -1;
+        Encoded = default;
     }
 
     public int RecordCount { get; private set; }
@@ -63,6 +64,9 @@ internal sealed class ProducerBatch
 
     /// <summary>Timestamp before which a retry must not be sent.</summary>
     public long RetryNotBefore { get; set; }
+
+    /// <summary>The batch's bytes as last finished for sending (valid while the batch is in flight).</summary>
+    public ReadOnlyMemory<byte> Encoded { get; set; }
 
     /// <summary>The sequence of the first record under idempotence, or -1 until assigned.</summary>
     public int BaseSequence { get; set; } = -1;
