@@ -160,6 +160,18 @@ internal sealed class ScriptedBroker : IAsyncDisposable
                 ? new SaslAuthenticateResponse()
                 : new SaslAuthenticateResponse { ErrorCode = 58, ErrorMessage = "Authentication failed: Invalid username or password" };
         }
+        if (_mechanism == "OAUTHBEARER")
+        {
+            // RFC 7628 client response: "n,,\x01auth=Bearer <token>\x01\x01"; the password is the token accepted.
+            string text = Encoding.UTF8.GetString(bytes);
+            bool ok = text.StartsWith("n,,\u0001", StringComparison.Ordinal) && text.Contains($"\u0001auth=Bearer {_password}\u0001", StringComparison.Ordinal);
+            if (ok)
+            {
+                Interlocked.Increment(ref AuthenticatedConnections);
+                return new SaslAuthenticateResponse();
+            }
+            return new SaslAuthenticateResponse { ErrorCode = 58, ErrorMessage = "Authentication failed: invalid token" };
+        }
         if (scram is null)
         {
             scram = new TestScramServer(_mechanism == "SCRAM-SHA-512" ? SaslMechanism.ScramSha512 : SaslMechanism.ScramSha256, _username, _password, 4096);

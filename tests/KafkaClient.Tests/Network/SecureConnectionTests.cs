@@ -72,6 +72,48 @@ public sealed class SecureConnectionTests
     }
 
     [Fact]
+    public async Task Oauthbearer_authenticates_with_the_token_from_the_provider()
+    {
+        await using var broker = new ScriptedBroker(saslMechanism: "OAUTHBEARER", password: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.");
+        int calls = 0;
+        var options = Options(broker.BootstrapServers) with
+        {
+            Sasl = new SaslOptions
+            {
+                Mechanism = SaslMechanism.OAuthBearer,
+                OAuthBearerTokenProvider = _ =>
+                {
+                    Interlocked.Increment(ref calls);
+                    return ValueTask.FromResult(new OAuthBearerToken("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.", DateTimeOffset.UtcNow.AddHours(1), "alice"));
+                },
+            },
+        };
+
+        await using var client = await KafkaProtocolClient.ConnectAsync(options, TestContext.Current.CancellationToken);
+
+        broker.AuthenticatedConnections.Should().Be(1);
+        calls.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Oauthbearer_with_a_rejected_token_is_an_authentication_error()
+    {
+        await using var broker = new ScriptedBroker(saslMechanism: "OAUTHBEARER", password: "the-right-token");
+        var options = Options(broker.BootstrapServers) with
+        {
+            Sasl = new SaslOptions
+            {
+                Mechanism = SaslMechanism.OAuthBearer,
+                OAuthBearerTokenProvider = _ => ValueTask.FromResult(new OAuthBearerToken("a-wrong-token", DateTimeOffset.UtcNow.AddHours(1), "alice")),
+            },
+        };
+
+        var act = () => KafkaProtocolClient.ConnectAsync(options, TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<KafkaAuthenticationException>()).Which.ToString().Should().NotContain("a-wrong-token");
+    }
+
+    [Fact]
     public async Task A_mechanism_the_broker_does_not_enable_is_refused_clearly()
     {
         await using var broker = new ScriptedBroker(saslMechanism: "SCRAM-SHA-512");
