@@ -44,9 +44,7 @@ try
     {
         if (versions.BrokerRange(api.Key) is { } range)
         {
-            string chosen = range.Max >= api.LowestVersion && range.Min <= api.HighestStableVersion
-                ? $"v{Math.Min(range.Max, api.HighestStableVersion)}"
-                : "none in common";
+            string chosen = versions.TrySelect(api, out short version) ? $"v{version}" : "none in common";
             Console.WriteLine($"  {api.Name,-28} {chosen,-16} broker v{range.Min}-{range.Max}");
         }
     }

@@ -43,16 +43,20 @@ public sealed class ApiVersionTable
                     : $"The broker does not support the {request.ApiKey} API.");
 
     /// <summary>Like <see cref="Select"/>, returning false instead of throwing.</summary>
-    public bool TrySelect(IKafkaRequest request, out short version)
+    public bool TrySelect(IKafkaRequest request, out short version) =>
+        TrySelect(new ApiDescriptor(request.ApiKey, "", request.LowestVersion, request.HighestVersion, request.HighestStableVersion, -1), out version);
+
+    /// <summary>The version both sides support for an API described by <paramref name="api"/> (see <see cref="KafkaApis.All"/>); false when none.</summary>
+    public bool TrySelect(ApiDescriptor api, out short version)
     {
         version = -1;
-        if (!_broker.TryGetValue(request.ApiKey, out var range))
+        if (!_broker.TryGetValue(api.Key, out var range))
         {
             return false;
         }
-        short ours = _allowUnstable ? request.HighestVersion : request.HighestStableVersion;
+        short ours = _allowUnstable ? api.HighestVersion : api.HighestStableVersion;
         short high = Math.Min(ours, range.Max);
-        short low = Math.Max(request.LowestVersion, range.Min);
+        short low = Math.Max(api.LowestVersion, range.Min);
         if (high < low)
         {
             return false;

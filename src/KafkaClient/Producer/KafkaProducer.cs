@@ -87,7 +87,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         ArgumentNullException.ThrowIfNull(message);
         var target = new AsyncDelivery();
         int partitionCount = TryGetPartitionCount(topic);
-        if (partitionCount > 0 && _accumulator.HasRoomFor(256) && Volatile.Read(ref _slowPathWaiters) == 0)
+        if (CanEnqueueNow(partitionCount))
         {
             // Fast path: enqueued before this method returns, so calls keep their order.
             Enqueue(topic, partition, partitionCount, message, target);
@@ -102,11 +102,22 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         return result.Error is null ? result : throw new ProduceException<TKey, TValue>(result, result.Error);
     }
 
-    /// <summary>
-    /// Waits for metadata or buffer space, then enqueues. Waiters go through one FIFO gate and no
-    /// call takes the fast path while any wait, so records keep the order of the produce calls.
-    /// </summary>
     private async Task<DeliveryResult<TKey, TValue>> SlowProduceAsync(string topic, int partition, Message<TKey, TValue> message, AsyncDelivery target, CancellationToken cancellationToken)
+    {
+        await EnqueueWhenReadyAsync(topic, partition, message, target, cancellationToken).ConfigureAwait(false);
+        return await AwaitDeliveryAsync(target).ConfigureAwait(false);
+    }
+
+    /// <summary>True when a record may be enqueued at once: metadata known, buffer room, and nobody waiting ahead of it.</summary>
+    private bool CanEnqueueNow(int partitionCount) =>
+        partitionCount > 0 && _accumulator.HasRoomFor(256) && Volatile.Read(ref _slowPathWaiters) == 0;
+
+    /// <summary>
+    /// Waits (bounded by MaxBlock) for metadata or buffer space, then enqueues. Waiters go through one
+    /// FIFO gate and no call takes the fast path while any wait, so records keep the order of the
+    /// produce calls. Java's send() blocks here too, bounded by max.block.ms.
+    /// </summary>
+    private async Task EnqueueWhenReadyAsync(string topic, int partition, Message<TKey, TValue> message, DeliveryTarget target, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.MaxBlock);
@@ -136,7 +147,6 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         {
             Interlocked.Decrement(ref _slowPathWaiters);
         }
-        return await AwaitDeliveryAsync(target).ConfigureAwait(false);
     }
 
     private async Task<int> WaitForRoomAsync(string topic, CancellationToken cancellationToken)
@@ -169,37 +179,9 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         ArgumentNullException.ThrowIfNull(message);
         int partitionCount = TryGetPartitionCount(topic);
         var target = onDelivery is null ? IgnoreDelivery.Instance : (DeliveryTarget)new CallbackDelivery(onDelivery);
-        if (partitionCount <= 0 || !_accumulator.HasRoomFor(256) || Volatile.Read(ref _slowPathWaiters) != 0)
+        if (!CanEnqueueNow(partitionCount))
         {
-            // Slow path: the topic is not in the metadata yet, or the buffer is full. Java's send()
-            // blocks here too, bounded by max.block.ms; the FIFO gate keeps call order.
-            using var deadline = new CancellationTokenSource(_options.MaxBlock);
-            Interlocked.Increment(ref _slowPathWaiters);
-            try
-            {
-                _slowPath.Wait(deadline.Token);
-                try
-                {
-                    partitionCount = WaitForRoomAsync(topic, deadline.Token).GetAwaiter().GetResult();
-                    Enqueue(topic, partition, partitionCount, message, target);
-                }
-                finally
-                {
-                    _slowPath.Release();
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                throw Failed(topic, partition, message, new KafkaTimeoutException($"Topic {topic}'s metadata or buffer space was not available within MaxBlock ({_options.MaxBlock.TotalMilliseconds:0} ms)."));
-            }
-            catch (KafkaException ex) when (ex is not ProduceException<TKey, TValue>)
-            {
-                throw Failed(topic, partition, message, ex);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _slowPathWaiters);
-            }
+            EnqueueWhenReadyAsync(topic, partition, message, target, CancellationToken.None).GetAwaiter().GetResult();
             return;
         }
         Enqueue(topic, partition, partitionCount, message, target);
