@@ -77,7 +77,10 @@ internal sealed class MessageEmitter
 
     private void Open(string text)
     {
-        Line(text);
+        if (text.Length > 0)
+        {
+            Line(text);
+        }
         Line("{");
         _indent++;
     }
@@ -375,7 +378,11 @@ internal sealed class MessageEmitter
             var regular = RegularVersions(f);
             string presence = VersionCondition(f.Versions);
             string regularCond = VersionCondition(regular);
-            if (regularCond != "false")
+            if (regularCond == "true")
+            {
+                EmitWriteValue(f, f.Name, Compact(f));
+            }
+            else if (regularCond != "false")
             {
                 Open($"if ({regularCond})");
                 EmitWriteValue(f, f.Name, Compact(f));
@@ -538,7 +545,9 @@ internal sealed class MessageEmitter
             {
                 continue;
             }
-            Line($"if ({regularCond}) size += {SizeExpression(f, f.Name, Compact(f))};");
+            Line(regularCond == "true"
+                ? $"size += {SizeExpression(f, f.Name, Compact(f))};"
+                : $"if ({regularCond}) size += {SizeExpression(f, f.Name, Compact(f))};");
         }
         if (CanBeFlexible)
         {
@@ -589,7 +598,13 @@ internal sealed class MessageEmitter
             {
                 continue;
             }
-            Open($"if ({regularCond})");
+            if (regularCond == "true" && !f.IsArray)
+            {
+                EmitReadValue(f, "result." + f.Name, Compact(f));
+                continue;
+            }
+            // Arrays declare locals (count, list), so they keep a scope of their own.
+            Open(regularCond == "true" ? "" : $"if ({regularCond})");
             EmitReadValue(f, "result." + f.Name, Compact(f));
             Close();
         }

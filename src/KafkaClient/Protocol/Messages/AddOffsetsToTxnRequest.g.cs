@@ -66,22 +66,10 @@ public sealed partial class AddOffsetsToTxnRequest : IKafkaRequest<AddOffsetsToT
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AddOffsetsToTxnRequest", version);
-        if (true)
-        {
-            writer.WriteString(TransactionalId, version >= 3);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ProducerId);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ProducerEpoch);
-        }
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 3);
-        }
+        writer.WriteString(TransactionalId, version >= 3);
+        writer.WriteInt64(ProducerId);
+        writer.WriteInt16(ProducerEpoch);
+        writer.WriteString(GroupId, version >= 3);
         if (version >= 3)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -100,10 +88,10 @@ public sealed partial class AddOffsetsToTxnRequest : IKafkaRequest<AddOffsetsToT
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(TransactionalId, version >= 3);
-        if (true) size += 8;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(GroupId, version >= 3);
+        size += ProtocolSize.String(TransactionalId, version >= 3);
+        size += 8;
+        size += 2;
+        size += ProtocolSize.String(GroupId, version >= 3);
         if (version >= 3)
         {
             int taggedCount = 0;
@@ -122,22 +110,10 @@ public sealed partial class AddOffsetsToTxnRequest : IKafkaRequest<AddOffsetsToT
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AddOffsetsToTxnRequest", version);
         var result = new AddOffsetsToTxnRequest();
-        if (true)
-        {
-            result.TransactionalId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
-        }
-        if (true)
-        {
-            result.ProducerId = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.ProducerEpoch = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
+        result.TransactionalId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
+        result.ProducerId = reader.ReadInt64();
+        result.ProducerEpoch = reader.ReadInt16();
+        result.GroupId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
         if (version >= 3)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

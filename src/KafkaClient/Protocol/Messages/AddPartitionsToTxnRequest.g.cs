@@ -269,24 +269,18 @@ public sealed partial class AddPartitionsToTxnRequest : IKafkaRequest<AddPartiti
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 3);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 3);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 3);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 3);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 3);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 3);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 3)
@@ -307,8 +301,8 @@ public sealed partial class AddPartitionsToTxnRequest : IKafkaRequest<AddPartiti
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 3);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Partitions.Count, version >= 3) + Partitions.Count * 4);
+            size += ProtocolSize.String(Name, version >= 3);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Partitions.Count, version >= 3) + Partitions.Count * 4);
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -326,11 +320,7 @@ public sealed partial class AddPartitionsToTxnRequest : IKafkaRequest<AddPartiti
         public static AddPartitionsToTxnTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new AddPartitionsToTxnTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 3);
                 if (count < 0)

@@ -48,10 +48,7 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AddPartitionsToTxnResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 4)
         {
             writer.WriteInt16(ErrorCode);
@@ -118,7 +115,7 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 4) size += 2;
         if (version >= 4) size += (ResultsByTransaction is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(ResultsByTransaction.Count, version >= 3) + SizeOfResultsByTransaction(ResultsByTransaction, version));
         if (version <= 3) size += (ResultsByTopicV3AndBelow is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(ResultsByTopicV3AndBelow.Count, version >= 3) + SizeOfResultsByTopicV3AndBelow(ResultsByTopicV3AndBelow, version));
@@ -154,10 +151,7 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AddPartitionsToTxnResponse", version);
         var result = new AddPartitionsToTxnResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 4)
         {
             result.ErrorCode = reader.ReadInt16();
@@ -231,24 +225,18 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 3);
+            if (ResultsByPartition is null)
             {
-                writer.WriteString(Name, version >= 3);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("ResultsByPartition", version);
+                writer.WriteArrayLength(-1, version >= 3);
             }
-            if (true)
+            else
             {
-                if (ResultsByPartition is null)
+                writer.WriteArrayLength(ResultsByPartition.Count, version >= 3);
+                foreach (var element in ResultsByPartition)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("ResultsByPartition", version);
-                    writer.WriteArrayLength(-1, version >= 3);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ResultsByPartition.Count, version >= 3);
-                    foreach (var element in ResultsByPartition)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 3)
@@ -269,8 +257,8 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 3);
-            if (true) size += (ResultsByPartition is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(ResultsByPartition.Count, version >= 3) + SizeOfResultsByPartition(ResultsByPartition, version));
+            size += ProtocolSize.String(Name, version >= 3);
+            size += (ResultsByPartition is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(ResultsByPartition.Count, version >= 3) + SizeOfResultsByPartition(ResultsByPartition, version));
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -295,11 +283,7 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
         public static AddPartitionsToTxnTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new AddPartitionsToTxnTopicResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 3);
                 if (count < 0)
@@ -352,14 +336,8 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(PartitionErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(PartitionErrorCode);
             if (version >= 3)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -378,8 +356,8 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -397,14 +375,8 @@ public sealed partial class AddPartitionsToTxnResponse : IKafkaResponse<AddParti
         public static AddPartitionsToTxnPartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new AddPartitionsToTxnPartitionResult();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.PartitionErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.PartitionErrorCode = reader.ReadInt16();
             if (version >= 3)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -69,36 +69,21 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AddRaftVoterRequest", version);
-        if (true)
+        writer.WriteString(ClusterId, version >= 0);
+        writer.WriteInt32(TimeoutMs);
+        writer.WriteInt32(VoterId);
+        writer.WriteUuid(VoterDirectoryId);
+        if (Listeners is null)
         {
-            writer.WriteString(ClusterId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Listeners", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt32(TimeoutMs);
-        }
-        if (true)
-        {
-            writer.WriteInt32(VoterId);
-        }
-        if (true)
-        {
-            writer.WriteUuid(VoterDirectoryId);
-        }
-        if (true)
-        {
-            if (Listeners is null)
+            writer.WriteArrayLength(Listeners.Count, version >= 0);
+            foreach (var element in Listeners)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Listeners", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Listeners.Count, version >= 0);
-                foreach (var element in Listeners)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -119,11 +104,11 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(ClusterId, version >= 0);
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 16;
-        if (true) size += (Listeners is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Listeners.Count, version >= 0) + SizeOfListeners(Listeners, version));
+        size += ProtocolSize.String(ClusterId, version >= 0);
+        size += 4;
+        size += 4;
+        size += 16;
+        size += (Listeners is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Listeners.Count, version >= 0) + SizeOfListeners(Listeners, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -149,23 +134,10 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AddRaftVoterRequest", version);
         var result = new AddRaftVoterRequest();
-        if (true)
-        {
-            result.ClusterId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.VoterId = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.VoterDirectoryId = reader.ReadUuid();
-        }
-        if (true)
+        result.ClusterId = reader.ReadString(version >= 0);
+        result.TimeoutMs = reader.ReadInt32();
+        result.VoterId = reader.ReadInt32();
+        result.VoterDirectoryId = reader.ReadUuid();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -220,18 +192,9 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteUInt16(Port);
-            }
+            writer.WriteString(Name, version >= 0);
+            writer.WriteString(Host, version >= 0);
+            writer.WriteUInt16(Port);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -250,9 +213,9 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += ProtocolSize.String(Host, version >= 0);
-            if (true) size += 2;
+            size += ProtocolSize.String(Name, version >= 0);
+            size += ProtocolSize.String(Host, version >= 0);
+            size += 2;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -270,18 +233,9 @@ public sealed partial class AddRaftVoterRequest : IKafkaRequest<AddRaftVoterResp
         public static Listener Read(ref ProtocolReader reader, short version)
         {
             var result = new Listener();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadUInt16();
-            }
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadUInt16();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,26 +60,20 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterClientQuotasRequest", version);
-        if (true)
+        if (Entries is null)
         {
-            if (Entries is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Entries", version);
+            writer.WriteArrayLength(-1, version >= 1);
+        }
+        else
+        {
+            writer.WriteArrayLength(Entries.Count, version >= 1);
+            foreach (var element in Entries)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Entries", version);
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Entries.Count, version >= 1);
-                foreach (var element in Entries)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteBool(ValidateOnly);
-        }
+        writer.WriteBool(ValidateOnly);
         if (version >= 1)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -98,8 +92,8 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Entries is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entries.Count, version >= 1) + SizeOfEntries(Entries, version));
-        if (true) size += 1;
+        size += (Entries is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entries.Count, version >= 1) + SizeOfEntries(Entries, version));
+        size += 1;
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -125,7 +119,6 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterClientQuotasRequest", version);
         var result = new AlterClientQuotasRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -142,10 +135,7 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
                 result.Entries = list;
             }
         }
-        if (true)
-        {
-            result.ValidateOnly = reader.ReadBool();
-        }
+        result.ValidateOnly = reader.ReadBool();
         if (version >= 1)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -181,36 +171,30 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (Entity is null)
             {
-                if (Entity is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Entity", version);
+                writer.WriteArrayLength(-1, version >= 1);
+            }
+            else
+            {
+                writer.WriteArrayLength(Entity.Count, version >= 1);
+                foreach (var element in Entity)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Entity", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Entity.Count, version >= 1);
-                    foreach (var element in Entity)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (Ops is null)
             {
-                if (Ops is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Ops", version);
+                writer.WriteArrayLength(-1, version >= 1);
+            }
+            else
+            {
+                writer.WriteArrayLength(Ops.Count, version >= 1);
+                foreach (var element in Ops)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Ops", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Ops.Count, version >= 1);
-                    foreach (var element in Ops)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 1)
@@ -231,8 +215,8 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (Entity is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entity.Count, version >= 1) + SizeOfEntity(Entity, version));
-            if (true) size += (Ops is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Ops.Count, version >= 1) + SizeOfOps(Ops, version));
+            size += (Entity is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entity.Count, version >= 1) + SizeOfEntity(Entity, version));
+            size += (Ops is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Ops.Count, version >= 1) + SizeOfOps(Ops, version));
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -264,7 +248,6 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         public static EntryData Read(ref ProtocolReader reader, short version)
         {
             var result = new EntryData();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -281,7 +264,6 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
                     result.Entity = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -334,14 +316,8 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(EntityType, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteString(EntityName, version >= 1);
-            }
+            writer.WriteString(EntityType, version >= 1);
+            writer.WriteString(EntityName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -360,8 +336,8 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(EntityType, version >= 1);
-            if (true) size += ProtocolSize.String(EntityName, version >= 1);
+            size += ProtocolSize.String(EntityType, version >= 1);
+            size += ProtocolSize.String(EntityName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -379,14 +355,8 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         public static EntityData Read(ref ProtocolReader reader, short version)
         {
             var result = new EntityData();
-            if (true)
-            {
-                result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
-            }
-            if (true)
-            {
-                result.EntityName = reader.ReadString(version >= 1);
-            }
+            result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
+            result.EntityName = reader.ReadString(version >= 1);
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -426,18 +396,9 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Key, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteFloat64(Value);
-            }
-            if (true)
-            {
-                writer.WriteBool(Remove);
-            }
+            writer.WriteString(Key, version >= 1);
+            writer.WriteFloat64(Value);
+            writer.WriteBool(Remove);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -456,9 +417,9 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Key, version >= 1);
-            if (true) size += 8;
-            if (true) size += 1;
+            size += ProtocolSize.String(Key, version >= 1);
+            size += 8;
+            size += 1;
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -476,18 +437,9 @@ public sealed partial class AlterClientQuotasRequest : IKafkaRequest<AlterClient
         public static OpData Read(ref ProtocolReader reader, short version)
         {
             var result = new OpData();
-            if (true)
-            {
-                result.Key = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadFloat64();
-            }
-            if (true)
-            {
-                result.Remove = reader.ReadBool();
-            }
+            result.Key = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
+            result.Value = reader.ReadFloat64();
+            result.Remove = reader.ReadBool();
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -42,24 +42,18 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterClientQuotasResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Entries is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Entries", version);
+            writer.WriteArrayLength(-1, version >= 1);
         }
-        if (true)
+        else
         {
-            if (Entries is null)
+            writer.WriteArrayLength(Entries.Count, version >= 1);
+            foreach (var element in Entries)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Entries", version);
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Entries.Count, version >= 1);
-                foreach (var element in Entries)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -80,8 +74,8 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Entries is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entries.Count, version >= 1) + SizeOfEntries(Entries, version));
+        size += 4;
+        size += (Entries is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entries.Count, version >= 1) + SizeOfEntries(Entries, version));
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterClientQuotasResponse", version);
         var result = new AlterClientQuotasResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -166,28 +156,19 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 1);
+            if (Entity is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Entity", version);
+                writer.WriteArrayLength(-1, version >= 1);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ErrorMessage, version >= 1);
-            }
-            if (true)
-            {
-                if (Entity is null)
+                writer.WriteArrayLength(Entity.Count, version >= 1);
+                foreach (var element in Entity)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Entity", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Entity.Count, version >= 1);
-                    foreach (var element in Entity)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 1)
@@ -208,9 +189,9 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 1);
-            if (true) size += (Entity is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entity.Count, version >= 1) + SizeOfEntity(Entity, version));
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 1);
+            size += (Entity is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entity.Count, version >= 1) + SizeOfEntity(Entity, version));
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -235,15 +216,8 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
         public static EntryData Read(ref ProtocolReader reader, short version)
         {
             var result = new EntryData();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 1);
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 1);
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -296,14 +270,8 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(EntityType, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteString(EntityName, version >= 1);
-            }
+            writer.WriteString(EntityType, version >= 1);
+            writer.WriteString(EntityName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -322,8 +290,8 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(EntityType, version >= 1);
-            if (true) size += ProtocolSize.String(EntityName, version >= 1);
+            size += ProtocolSize.String(EntityType, version >= 1);
+            size += ProtocolSize.String(EntityName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -341,14 +309,8 @@ public sealed partial class AlterClientQuotasResponse : IKafkaResponse<AlterClie
         public static EntityData Read(ref ProtocolReader reader, short version)
         {
             var result = new EntityData();
-            if (true)
-            {
-                result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
-            }
-            if (true)
-            {
-                result.EntityName = reader.ReadString(version >= 1);
-            }
+            result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
+            result.EntityName = reader.ReadString(version >= 1);
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,26 +60,20 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterConfigsRequest", version);
-        if (true)
+        if (Resources is null)
         {
-            if (Resources is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Resources", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Resources.Count, version >= 2);
+            foreach (var element in Resources)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Resources", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Resources.Count, version >= 2);
-                foreach (var element in Resources)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteBool(ValidateOnly);
-        }
+        writer.WriteBool(ValidateOnly);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -98,8 +92,8 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Resources is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Resources.Count, version >= 2) + SizeOfResources(Resources, version));
-        if (true) size += 1;
+        size += (Resources is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Resources.Count, version >= 2) + SizeOfResources(Resources, version));
+        size += 1;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -125,7 +119,6 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterConfigsRequest", version);
         var result = new AlterConfigsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -142,10 +135,7 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
                 result.Resources = list;
             }
         }
-        if (true)
-        {
-            result.ValidateOnly = reader.ReadBool();
-        }
+        result.ValidateOnly = reader.ReadBool();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -184,28 +174,19 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 2);
+            if (Configs is null)
             {
-                writer.WriteInt8(ResourceType);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Configs", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ResourceName, version >= 2);
-            }
-            if (true)
-            {
-                if (Configs is null)
+                writer.WriteArrayLength(Configs.Count, version >= 2);
+                foreach (var element in Configs)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Configs", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Configs.Count, version >= 2);
-                    foreach (var element in Configs)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -226,9 +207,9 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 2);
-            if (true) size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Configs.Count, version >= 2) + SizeOfConfigs(Configs, version));
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 2);
+            size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Configs.Count, version >= 2) + SizeOfConfigs(Configs, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -253,15 +234,8 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
         public static AlterConfigsResource Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterConfigsResource();
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
-            if (true)
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -314,14 +288,8 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(Value, version >= 2);
-            }
+            writer.WriteString(Name, version >= 2);
+            writer.WriteString(Value, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -340,8 +308,8 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += ProtocolSize.String(Value, version >= 2);
+            size += ProtocolSize.String(Name, version >= 2);
+            size += ProtocolSize.String(Value, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -359,14 +327,8 @@ public sealed partial class AlterConfigsRequest : IKafkaRequest<AlterConfigsResp
         public static AlterableConfig Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterableConfig();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadString(version >= 2);
-            }
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Value = reader.ReadString(version >= 2);
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,24 +60,18 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterPartitionReassignmentsRequest", version);
-        if (true)
+        writer.WriteInt32(TimeoutMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(TimeoutMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -98,8 +92,8 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -125,11 +119,7 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterPartitionReassignmentsRequest", version);
         var result = new AlterPartitionReassignmentsRequest();
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
+        result.TimeoutMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -181,24 +171,18 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -219,8 +203,8 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -245,11 +229,7 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
         public static ReassignableTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new ReassignableTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -302,23 +282,17 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            if (Replicas is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Replicas is null)
+                writer.WriteArrayLength(Replicas.Count, version >= 0);
+                foreach (var element in Replicas)
                 {
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Replicas.Count, version >= 0);
-                    foreach (var element in Replicas)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -339,8 +313,8 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += (Replicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Replicas.Count, version >= 0) + Replicas.Count * 4);
+            size += 4;
+            size += (Replicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Replicas.Count, version >= 0) + Replicas.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -358,11 +332,7 @@ public sealed partial class AlterPartitionReassignmentsRequest : IKafkaRequest<A
         public static ReassignablePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new ReassignablePartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

@@ -57,20 +57,17 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterReplicaLogDirsRequest", version);
-        if (true)
+        if (Dirs is null)
         {
-            if (Dirs is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Dirs", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Dirs.Count, version >= 2);
+            foreach (var element in Dirs)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Dirs", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Dirs.Count, version >= 2);
-                foreach (var element in Dirs)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -91,7 +88,7 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Dirs is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Dirs.Count, version >= 2) + SizeOfDirs(Dirs, version));
+        size += (Dirs is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Dirs.Count, version >= 2) + SizeOfDirs(Dirs, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterReplicaLogDirsRequest", version);
         var result = new AlterReplicaLogDirsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -169,24 +165,18 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Path, version >= 2);
+            if (Topics is null)
             {
-                writer.WriteString(Path, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Topics is null)
+                writer.WriteArrayLength(Topics.Count, version >= 2);
+                foreach (var element in Topics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Topics.Count, version >= 2);
-                    foreach (var element in Topics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -207,8 +197,8 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Path, version >= 2);
-            if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
+            size += ProtocolSize.String(Path, version >= 2);
+            size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -233,11 +223,7 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
         public static AlterReplicaLogDir Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterReplicaLogDir();
-            if (true)
-            {
-                result.Path = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Path", version);
-            }
-            if (true)
+            result.Path = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Path", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -290,24 +276,18 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 2)
@@ -328,8 +308,8 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + Partitions.Count * 4);
+            size += ProtocolSize.String(Name, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + Partitions.Count * 4);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -347,11 +327,7 @@ public sealed partial class AlterReplicaLogDirsRequest : IKafkaRequest<AlterRepl
         public static AlterReplicaLogDirTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterReplicaLogDirTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)

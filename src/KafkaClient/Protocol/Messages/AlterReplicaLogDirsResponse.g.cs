@@ -42,24 +42,18 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterReplicaLogDirsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Results is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            if (Results is null)
+            writer.WriteArrayLength(Results.Count, version >= 2);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 2);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -80,8 +74,8 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
+        size += 4;
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterReplicaLogDirsResponse", version);
         var result = new AlterReplicaLogDirsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -163,24 +153,18 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(TopicName, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(TopicName, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -201,8 +185,8 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(TopicName, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(TopicName, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -227,11 +211,7 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
         public static AlterReplicaLogDirTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterReplicaLogDirTopicResult();
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
+            result.TopicName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -284,14 +264,8 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -310,8 +284,8 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -329,14 +303,8 @@ public sealed partial class AlterReplicaLogDirsResponse : IKafkaResponse<AlterRe
         public static AlterReplicaLogDirPartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterReplicaLogDirPartitionResult();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,36 +60,30 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterUserScramCredentialsRequest", version);
-        if (true)
+        if (Deletions is null)
         {
-            if (Deletions is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Deletions", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Deletions.Count, version >= 0);
+            foreach (var element in Deletions)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Deletions", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Deletions.Count, version >= 0);
-                foreach (var element in Deletions)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (Upsertions is null)
         {
-            if (Upsertions is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Upsertions", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Upsertions.Count, version >= 0);
+            foreach (var element in Upsertions)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Upsertions", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Upsertions.Count, version >= 0);
-                foreach (var element in Upsertions)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -110,8 +104,8 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Deletions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Deletions.Count, version >= 0) + SizeOfDeletions(Deletions, version));
-        if (true) size += (Upsertions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Upsertions.Count, version >= 0) + SizeOfUpsertions(Upsertions, version));
+        size += (Deletions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Deletions.Count, version >= 0) + SizeOfDeletions(Deletions, version));
+        size += (Upsertions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Upsertions.Count, version >= 0) + SizeOfUpsertions(Upsertions, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -144,7 +138,6 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterUserScramCredentialsRequest", version);
         var result = new AlterUserScramCredentialsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -161,7 +154,6 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
                 result.Deletions = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -213,14 +205,8 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Mechanism);
-            }
+            writer.WriteString(Name, version >= 0);
+            writer.WriteInt8(Mechanism);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -239,8 +225,8 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += 1;
+            size += ProtocolSize.String(Name, version >= 0);
+            size += 1;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -258,14 +244,8 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
         public static ScramCredentialDeletion Read(ref ProtocolReader reader, short version)
         {
             var result = new ScramCredentialDeletion();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Mechanism = reader.ReadInt8();
-            }
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Mechanism = reader.ReadInt8();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -311,26 +291,11 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Mechanism);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Iterations);
-            }
-            if (true)
-            {
-                writer.WriteBytes(Salt, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteBytes(SaltedPassword, version >= 0);
-            }
+            writer.WriteString(Name, version >= 0);
+            writer.WriteInt8(Mechanism);
+            writer.WriteInt32(Iterations);
+            writer.WriteBytes(Salt, version >= 0);
+            writer.WriteBytes(SaltedPassword, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -349,11 +314,11 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += 1;
-            if (true) size += 4;
-            if (true) size += ProtocolSize.Bytes(Salt, version >= 0);
-            if (true) size += ProtocolSize.Bytes(SaltedPassword, version >= 0);
+            size += ProtocolSize.String(Name, version >= 0);
+            size += 1;
+            size += 4;
+            size += ProtocolSize.Bytes(Salt, version >= 0);
+            size += ProtocolSize.Bytes(SaltedPassword, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -371,26 +336,11 @@ public sealed partial class AlterUserScramCredentialsRequest : IKafkaRequest<Alt
         public static ScramCredentialUpsertion Read(ref ProtocolReader reader, short version)
         {
             var result = new ScramCredentialUpsertion();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Mechanism = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.Iterations = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Salt = reader.ReadBytes(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Salt", version);
-            }
-            if (true)
-            {
-                result.SaltedPassword = reader.ReadBytes(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SaltedPassword", version);
-            }
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Mechanism = reader.ReadInt8();
+            result.Iterations = reader.ReadInt32();
+            result.Salt = reader.ReadBytes(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Salt", version);
+            result.SaltedPassword = reader.ReadBytes(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SaltedPassword", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -42,24 +42,18 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaResponse<A
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterUserScramCredentialsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Results is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Results is null)
+            writer.WriteArrayLength(Results.Count, version >= 0);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 0);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -80,8 +74,8 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaResponse<A
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
+        size += 4;
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaResponse<A
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("AlterUserScramCredentialsResponse", version);
         var result = new AlterUserScramCredentialsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -166,18 +156,9 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaResponse<A
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(User, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
+            writer.WriteString(User, version >= 0);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -196,9 +177,9 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaResponse<A
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(User, version >= 0);
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += ProtocolSize.String(User, version >= 0);
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -216,18 +197,9 @@ public sealed partial class AlterUserScramCredentialsResponse : IKafkaResponse<A
         public static AlterUserScramCredentialsResult Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterUserScramCredentialsResult();
-            if (true)
-            {
-                result.User = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("User", version);
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
+            result.User = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("User", version);
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,24 +57,18 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ApiVersionsResponse", version);
-        if (true)
+        writer.WriteInt16(ErrorCode);
+        if (ApiKeys is null)
         {
-            writer.WriteInt16(ErrorCode);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("ApiKeys", version);
+            writer.WriteArrayLength(-1, version >= 3);
         }
-        if (true)
+        else
         {
-            if (ApiKeys is null)
+            writer.WriteArrayLength(ApiKeys.Count, version >= 3);
+            foreach (var element in ApiKeys)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("ApiKeys", version);
-                writer.WriteArrayLength(-1, version >= 3);
-            }
-            else
-            {
-                writer.WriteArrayLength(ApiKeys.Count, version >= 3);
-                foreach (var element in ApiKeys)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -171,8 +165,8 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += (ApiKeys is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(ApiKeys.Count, version >= 3) + SizeOfApiKeys(ApiKeys, version));
+        size += 2;
+        size += (ApiKeys is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(ApiKeys.Count, version >= 3) + SizeOfApiKeys(ApiKeys, version));
         if (version >= 1) size += 4;
         if (version >= 3)
         {
@@ -237,11 +231,7 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ApiVersionsResponse", version);
         var result = new ApiVersionsResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
+        result.ErrorCode = reader.ReadInt16();
         {
             int count = reader.ReadArrayLength(version >= 3);
             if (count < 0)
@@ -358,18 +348,9 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ApiKey);
-            }
-            if (true)
-            {
-                writer.WriteInt16(MinVersion);
-            }
-            if (true)
-            {
-                writer.WriteInt16(MaxVersion);
-            }
+            writer.WriteInt16(ApiKey);
+            writer.WriteInt16(MinVersion);
+            writer.WriteInt16(MaxVersion);
             if (version >= 3)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -388,9 +369,9 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += 2;
-            if (true) size += 2;
+            size += 2;
+            size += 2;
+            size += 2;
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -408,18 +389,9 @@ public sealed partial class ApiVersionsResponse : IKafkaResponse<ApiVersionsResp
         public static ApiVersion Read(ref ProtocolReader reader, short version)
         {
             var result = new ApiVersion();
-            if (true)
-            {
-                result.ApiKey = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.MinVersion = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.MaxVersion = reader.ReadInt16();
-            }
+            result.ApiKey = reader.ReadInt16();
+            result.MinVersion = reader.ReadInt16();
+            result.MaxVersion = reader.ReadInt16();
             if (version >= 3)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,26 +60,20 @@ public sealed partial class ConsumerGroupDescribeRequest : IKafkaRequest<Consume
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerGroupDescribeRequest", version);
-        if (true)
+        if (GroupIds is null)
         {
-            if (GroupIds is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("GroupIds", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(GroupIds.Count, version >= 0);
+            foreach (var element in GroupIds)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("GroupIds", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(GroupIds.Count, version >= 0);
-                foreach (var element in GroupIds)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
-        if (true)
-        {
-            writer.WriteBool(IncludeAuthorizedOperations);
-        }
+        writer.WriteBool(IncludeAuthorizedOperations);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -98,8 +92,8 @@ public sealed partial class ConsumerGroupDescribeRequest : IKafkaRequest<Consume
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (GroupIds is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(GroupIds.Count, version >= 0) + SizeOfGroupIds(GroupIds, version));
-        if (true) size += 1;
+        size += (GroupIds is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(GroupIds.Count, version >= 0) + SizeOfGroupIds(GroupIds, version));
+        size += 1;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -125,7 +119,6 @@ public sealed partial class ConsumerGroupDescribeRequest : IKafkaRequest<Consume
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerGroupDescribeRequest", version);
         var result = new ConsumerGroupDescribeRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -142,10 +135,7 @@ public sealed partial class ConsumerGroupDescribeRequest : IKafkaRequest<Consume
                 result.GroupIds = list;
             }
         }
-        if (true)
-        {
-            result.IncludeAuthorizedOperations = reader.ReadBool();
-        }
+        result.IncludeAuthorizedOperations = reader.ReadBool();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

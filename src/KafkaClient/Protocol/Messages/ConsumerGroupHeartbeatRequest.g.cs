@@ -84,43 +84,22 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerGroupHeartbeatRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(MemberEpoch);
+        writer.WriteString(InstanceId, version >= 0);
+        writer.WriteString(RackId, version >= 0);
+        writer.WriteInt32(RebalanceTimeoutMs);
+        if (SubscribedTopicNames is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteString(MemberId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MemberEpoch);
-        }
-        if (true)
-        {
-            writer.WriteString(InstanceId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteString(RackId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(RebalanceTimeoutMs);
-        }
-        if (true)
-        {
-            if (SubscribedTopicNames is null)
+            writer.WriteArrayLength(SubscribedTopicNames.Count, version >= 0);
+            foreach (var element in SubscribedTopicNames)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(SubscribedTopicNames.Count, version >= 0);
-                foreach (var element in SubscribedTopicNames)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
         if (version >= 1)
@@ -132,23 +111,17 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
         {
             throw ProtocolErrors.FieldNotSupported("ConsumerGroupHeartbeatRequest.SubscribedTopicRegex", version);
         }
-        if (true)
+        writer.WriteString(ServerAssignor, version >= 0);
+        if (TopicPartitions is null)
         {
-            writer.WriteString(ServerAssignor, version >= 0);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (TopicPartitions is null)
+            writer.WriteArrayLength(TopicPartitions.Count, version >= 0);
+            foreach (var element in TopicPartitions)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(TopicPartitions.Count, version >= 0);
-                foreach (var element in TopicPartitions)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -169,16 +142,16 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(InstanceId, version >= 0);
-        if (true) size += ProtocolSize.String(RackId, version >= 0);
-        if (true) size += 4;
-        if (true) size += (SubscribedTopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SubscribedTopicNames.Count, version >= 0) + SizeOfSubscribedTopicNames(SubscribedTopicNames, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += ProtocolSize.String(InstanceId, version >= 0);
+        size += ProtocolSize.String(RackId, version >= 0);
+        size += 4;
+        size += (SubscribedTopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SubscribedTopicNames.Count, version >= 0) + SizeOfSubscribedTopicNames(SubscribedTopicNames, version));
         if (version >= 1) size += ProtocolSize.String(SubscribedTopicRegex, version >= 0);
-        if (true) size += ProtocolSize.String(ServerAssignor, version >= 0);
-        if (true) size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 0) + SizeOfTopicPartitions(TopicPartitions, version));
+        size += ProtocolSize.String(ServerAssignor, version >= 0);
+        size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 0) + SizeOfTopicPartitions(TopicPartitions, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -211,31 +184,12 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerGroupHeartbeatRequest", version);
         var result = new ConsumerGroupHeartbeatRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
-        if (true)
-        {
-            result.MemberEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.InstanceId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.RackId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.RebalanceTimeoutMs = reader.ReadInt32();
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+        result.MemberEpoch = reader.ReadInt32();
+        result.InstanceId = reader.ReadString(version >= 0);
+        result.RackId = reader.ReadString(version >= 0);
+        result.RebalanceTimeoutMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -257,11 +211,7 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
             result.SubscribedTopicRegex = reader.ReadString(version >= 0);
             if (result.SubscribedTopicRegex is null && !(version >= 1)) throw ProtocolErrors.NullNotAllowed("SubscribedTopicRegex", version);
         }
-        if (true)
-        {
-            result.ServerAssignor = reader.ReadString(version >= 0);
-        }
-        if (true)
+        result.ServerAssignor = reader.ReadString(version >= 0);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -313,24 +263,18 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -351,8 +295,8 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -370,11 +314,7 @@ public sealed partial class ConsumerGroupHeartbeatRequest : IKafkaRequest<Consum
         public static TopicPartitionsData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartitionsData();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

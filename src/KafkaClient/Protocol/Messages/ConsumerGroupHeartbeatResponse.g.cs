@@ -57,41 +57,20 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerGroupHeartbeatResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(MemberEpoch);
+        writer.WriteInt32(HeartbeatIntervalMs);
+        if (Assignment is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            writer.WriteInt8(-1);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteString(MemberId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MemberEpoch);
-        }
-        if (true)
-        {
-            writer.WriteInt32(HeartbeatIntervalMs);
-        }
-        if (true)
-        {
-            if (Assignment is null)
-            {
-                writer.WriteInt8(-1);
-            }
-            else
-            {
-                writer.WriteInt8(1);
-                Assignment.Write(ref writer, version);
-            }
+            writer.WriteInt8(1);
+            Assignment.Write(ref writer, version);
         }
         if (version >= 0)
         {
@@ -111,13 +90,13 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += (Assignment is null ? 1 : Assignment.ComputeSize(version) + (true ? 1 : 0));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += 4;
+        size += (Assignment is null ? 1 : Assignment.ComputeSize(version) + (true ? 1 : 0));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -136,34 +115,13 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerGroupHeartbeatResponse", version);
         var result = new ConsumerGroupHeartbeatResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.MemberEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.HeartbeatIntervalMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.Assignment = reader.ReadInt8() < 0 ? null : ConsumerGroupHeartbeatResponse.AssignmentData.Read(ref reader, version);
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
+        result.MemberId = reader.ReadString(version >= 0);
+        result.MemberEpoch = reader.ReadInt32();
+        result.HeartbeatIntervalMs = reader.ReadInt32();
+        result.Assignment = reader.ReadInt8() < 0 ? null : ConsumerGroupHeartbeatResponse.AssignmentData.Read(ref reader, version);
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -199,24 +157,18 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -237,8 +189,8 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -256,11 +208,7 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
         public static TopicPartitions Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartitions();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -310,20 +258,17 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (TopicPartitions is null)
             {
-                if (TopicPartitions is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicPartitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(TopicPartitions.Count, version >= 0);
+                foreach (var element in TopicPartitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicPartitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(TopicPartitions.Count, version >= 0);
-                    foreach (var element in TopicPartitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -344,7 +289,7 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 0) + SizeOfTopicPartitions(TopicPartitions, version));
+            size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 0) + SizeOfTopicPartitions(TopicPartitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -369,7 +314,6 @@ public sealed partial class ConsumerGroupHeartbeatResponse : IKafkaResponse<Cons
         public static AssignmentData Read(ref ProtocolReader reader, short version)
         {
             var result = new AssignmentData();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

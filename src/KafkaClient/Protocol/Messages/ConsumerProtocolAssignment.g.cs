@@ -36,34 +36,28 @@ public sealed partial class ConsumerProtocolAssignment : IProtocolMessage<Consum
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerProtocolAssignment", version);
-        if (true)
+        if (AssignedPartitions is null)
         {
-            if (AssignedPartitions is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("AssignedPartitions", version);
+            writer.WriteArrayLength(-1, false);
+        }
+        else
+        {
+            writer.WriteArrayLength(AssignedPartitions.Count, false);
+            foreach (var element in AssignedPartitions)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("AssignedPartitions", version);
-                writer.WriteArrayLength(-1, false);
-            }
-            else
-            {
-                writer.WriteArrayLength(AssignedPartitions.Count, false);
-                foreach (var element in AssignedPartitions)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteBytes(UserData, false);
-        }
+        writer.WriteBytes(UserData, false);
     }
 
     /// <summary>The exact number of bytes <see cref="Write"/> produces at <paramref name="version"/>.</summary>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (AssignedPartitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(AssignedPartitions.Count, false) + SizeOfAssignedPartitions(AssignedPartitions, version));
-        if (true) size += ProtocolSize.Bytes(UserData, false);
+        size += (AssignedPartitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(AssignedPartitions.Count, false) + SizeOfAssignedPartitions(AssignedPartitions, version));
+        size += ProtocolSize.Bytes(UserData, false);
         return size;
     }
 
@@ -79,7 +73,6 @@ public sealed partial class ConsumerProtocolAssignment : IProtocolMessage<Consum
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerProtocolAssignment", version);
         var result = new ConsumerProtocolAssignment();
-        if (true)
         {
             int count = reader.ReadArrayLength(false);
             if (count < 0)
@@ -96,10 +89,7 @@ public sealed partial class ConsumerProtocolAssignment : IProtocolMessage<Consum
                 result.AssignedPartitions = list;
             }
         }
-        if (true)
-        {
-            result.UserData = reader.ReadBytes(false);
-        }
+        result.UserData = reader.ReadBytes(false);
         return result;
     }
 
@@ -118,24 +108,18 @@ public sealed partial class ConsumerProtocolAssignment : IProtocolMessage<Consum
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, false);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, false);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, false);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, false);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, false);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, false);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
         }
@@ -144,8 +128,8 @@ public sealed partial class ConsumerProtocolAssignment : IProtocolMessage<Consum
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, false);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Partitions.Count, false) + Partitions.Count * 4);
+            size += ProtocolSize.String(Topic, false);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Partitions.Count, false) + Partitions.Count * 4);
             return size;
         }
 
@@ -153,11 +137,7 @@ public sealed partial class ConsumerProtocolAssignment : IProtocolMessage<Consum
         public static TopicPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartition();
-            if (true)
-            {
-                result.Topic = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(false);
                 if (count < 0)

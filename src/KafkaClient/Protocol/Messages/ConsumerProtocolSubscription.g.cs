@@ -45,26 +45,20 @@ public sealed partial class ConsumerProtocolSubscription : IProtocolMessage<Cons
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerProtocolSubscription", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, false);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, false);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, false);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, false);
-                foreach (var element in Topics)
-                {
-                    writer.WriteString(element, false);
-                }
+                writer.WriteString(element, false);
             }
         }
-        if (true)
-        {
-            writer.WriteBytes(UserData, false);
-        }
+        writer.WriteBytes(UserData, false);
         if (version >= 1)
         {
             if (OwnedPartitions is null)
@@ -108,8 +102,8 @@ public sealed partial class ConsumerProtocolSubscription : IProtocolMessage<Cons
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Topics.Count, false) + SizeOfTopics(Topics, version));
-        if (true) size += ProtocolSize.Bytes(UserData, false);
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Topics.Count, false) + SizeOfTopics(Topics, version));
+        size += ProtocolSize.Bytes(UserData, false);
         if (version >= 1) size += (OwnedPartitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(OwnedPartitions.Count, false) + SizeOfOwnedPartitions(OwnedPartitions, version));
         if (version >= 2) size += 4;
         if (version >= 3) size += ProtocolSize.String(RackId, false);
@@ -135,7 +129,6 @@ public sealed partial class ConsumerProtocolSubscription : IProtocolMessage<Cons
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ConsumerProtocolSubscription", version);
         var result = new ConsumerProtocolSubscription();
-        if (true)
         {
             int count = reader.ReadArrayLength(false);
             if (count < 0)
@@ -152,10 +145,7 @@ public sealed partial class ConsumerProtocolSubscription : IProtocolMessage<Cons
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.UserData = reader.ReadBytes(false);
-        }
+        result.UserData = reader.ReadBytes(false);
         if (version >= 1)
         {
             int count = reader.ReadArrayLength(false);

@@ -57,20 +57,17 @@ public sealed partial class CreateAclsRequest : IKafkaRequest<CreateAclsResponse
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateAclsRequest", version);
-        if (true)
+        if (Creations is null)
         {
-            if (Creations is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Creations", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Creations.Count, version >= 2);
+            foreach (var element in Creations)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Creations", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Creations.Count, version >= 2);
-                foreach (var element in Creations)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -91,7 +88,7 @@ public sealed partial class CreateAclsRequest : IKafkaRequest<CreateAclsResponse
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Creations is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Creations.Count, version >= 2) + SizeOfCreations(Creations, version));
+        size += (Creations is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Creations.Count, version >= 2) + SizeOfCreations(Creations, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class CreateAclsRequest : IKafkaRequest<CreateAclsResponse
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateAclsRequest", version);
         var result = new CreateAclsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -184,34 +180,13 @@ public sealed partial class CreateAclsRequest : IKafkaRequest<CreateAclsResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt8(ResourceType);
-            }
-            if (true)
-            {
-                writer.WriteString(ResourceName, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(ResourcePatternType);
-            }
-            if (true)
-            {
-                writer.WriteString(Principal, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Operation);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PermissionType);
-            }
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 2);
+            writer.WriteInt8(ResourcePatternType);
+            writer.WriteString(Principal, version >= 2);
+            writer.WriteString(Host, version >= 2);
+            writer.WriteInt8(Operation);
+            writer.WriteInt8(PermissionType);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -230,13 +205,13 @@ public sealed partial class CreateAclsRequest : IKafkaRequest<CreateAclsResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 2);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(Principal, version >= 2);
-            if (true) size += ProtocolSize.String(Host, version >= 2);
-            if (true) size += 1;
-            if (true) size += 1;
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 2);
+            size += 1;
+            size += ProtocolSize.String(Principal, version >= 2);
+            size += ProtocolSize.String(Host, version >= 2);
+            size += 1;
+            size += 1;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -254,34 +229,13 @@ public sealed partial class CreateAclsRequest : IKafkaRequest<CreateAclsResponse
         public static AclCreation Read(ref ProtocolReader reader, short version)
         {
             var result = new AclCreation();
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
-            if (true)
-            {
-                result.ResourcePatternType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.Principal = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Principal", version);
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Operation = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.PermissionType = reader.ReadInt8();
-            }
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
+            result.ResourcePatternType = reader.ReadInt8();
+            result.Principal = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Principal", version);
+            result.Host = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Operation = reader.ReadInt8();
+            result.PermissionType = reader.ReadInt8();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

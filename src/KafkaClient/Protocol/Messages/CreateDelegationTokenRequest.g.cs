@@ -84,26 +84,20 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
         {
             throw ProtocolErrors.FieldNotSupported("CreateDelegationTokenRequest.OwnerPrincipalName", version);
         }
-        if (true)
+        if (Renewers is null)
         {
-            if (Renewers is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Renewers", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Renewers.Count, version >= 2);
+            foreach (var element in Renewers)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Renewers", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Renewers.Count, version >= 2);
-                foreach (var element in Renewers)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt64(MaxLifetimeMs);
-        }
+        writer.WriteInt64(MaxLifetimeMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -124,8 +118,8 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
         int size = 0;
         if (version >= 3) size += ProtocolSize.String(OwnerPrincipalType, version >= 2);
         if (version >= 3) size += ProtocolSize.String(OwnerPrincipalName, version >= 2);
-        if (true) size += (Renewers is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Renewers.Count, version >= 2) + SizeOfRenewers(Renewers, version));
-        if (true) size += 8;
+        size += (Renewers is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Renewers.Count, version >= 2) + SizeOfRenewers(Renewers, version));
+        size += 8;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -161,7 +155,6 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
             result.OwnerPrincipalName = reader.ReadString(version >= 2);
             if (result.OwnerPrincipalName is null && !(version >= 3)) throw ProtocolErrors.NullNotAllowed("OwnerPrincipalName", version);
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -178,10 +171,7 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
                 result.Renewers = list;
             }
         }
-        if (true)
-        {
-            result.MaxLifetimeMs = reader.ReadInt64();
-        }
+        result.MaxLifetimeMs = reader.ReadInt64();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -217,14 +207,8 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(PrincipalType, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(PrincipalName, version >= 2);
-            }
+            writer.WriteString(PrincipalType, version >= 2);
+            writer.WriteString(PrincipalName, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -243,8 +227,8 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(PrincipalType, version >= 2);
-            if (true) size += ProtocolSize.String(PrincipalName, version >= 2);
+            size += ProtocolSize.String(PrincipalType, version >= 2);
+            size += ProtocolSize.String(PrincipalName, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -262,14 +246,8 @@ public sealed partial class CreateDelegationTokenRequest : IKafkaRequest<CreateD
         public static CreatableRenewers Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatableRenewers();
-            if (true)
-            {
-                result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
-            }
-            if (true)
-            {
-                result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
-            }
+            result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
+            result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -69,18 +69,9 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaResponse<Creat
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateDelegationTokenResponse", version);
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(PrincipalType, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteString(PrincipalName, version >= 2);
-        }
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(PrincipalType, version >= 2);
+        writer.WriteString(PrincipalName, version >= 2);
         if (version >= 3)
         {
             writer.WriteString(TokenRequesterPrincipalType, version >= 2);
@@ -97,30 +88,12 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaResponse<Creat
         {
             throw ProtocolErrors.FieldNotSupported("CreateDelegationTokenResponse.TokenRequesterPrincipalName", version);
         }
-        if (true)
-        {
-            writer.WriteInt64(IssueTimestampMs);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ExpiryTimestampMs);
-        }
-        if (true)
-        {
-            writer.WriteInt64(MaxTimestampMs);
-        }
-        if (true)
-        {
-            writer.WriteString(TokenId, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteBytes(Hmac, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt64(IssueTimestampMs);
+        writer.WriteInt64(ExpiryTimestampMs);
+        writer.WriteInt64(MaxTimestampMs);
+        writer.WriteString(TokenId, version >= 2);
+        writer.WriteBytes(Hmac, version >= 2);
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -139,17 +112,17 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaResponse<Creat
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(PrincipalType, version >= 2);
-        if (true) size += ProtocolSize.String(PrincipalName, version >= 2);
+        size += 2;
+        size += ProtocolSize.String(PrincipalType, version >= 2);
+        size += ProtocolSize.String(PrincipalName, version >= 2);
         if (version >= 3) size += ProtocolSize.String(TokenRequesterPrincipalType, version >= 2);
         if (version >= 3) size += ProtocolSize.String(TokenRequesterPrincipalName, version >= 2);
-        if (true) size += 8;
-        if (true) size += 8;
-        if (true) size += 8;
-        if (true) size += ProtocolSize.String(TokenId, version >= 2);
-        if (true) size += ProtocolSize.Bytes(Hmac, version >= 2);
-        if (true) size += 4;
+        size += 8;
+        size += 8;
+        size += 8;
+        size += ProtocolSize.String(TokenId, version >= 2);
+        size += ProtocolSize.Bytes(Hmac, version >= 2);
+        size += 4;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -168,18 +141,9 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaResponse<Creat
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateDelegationTokenResponse", version);
         var result = new CreateDelegationTokenResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
-        }
-        if (true)
-        {
-            result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
-        }
+        result.ErrorCode = reader.ReadInt16();
+        result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
+        result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
         if (version >= 3)
         {
             result.TokenRequesterPrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenRequesterPrincipalType", version);
@@ -188,30 +152,12 @@ public sealed partial class CreateDelegationTokenResponse : IKafkaResponse<Creat
         {
             result.TokenRequesterPrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenRequesterPrincipalName", version);
         }
-        if (true)
-        {
-            result.IssueTimestampMs = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.ExpiryTimestampMs = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.MaxTimestampMs = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.TokenId = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenId", version);
-        }
-        if (true)
-        {
-            result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
-        }
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.IssueTimestampMs = reader.ReadInt64();
+        result.ExpiryTimestampMs = reader.ReadInt64();
+        result.MaxTimestampMs = reader.ReadInt64();
+        result.TokenId = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenId", version);
+        result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

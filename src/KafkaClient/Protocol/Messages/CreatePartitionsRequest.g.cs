@@ -63,30 +63,21 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreatePartitionsRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 2);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 2);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(TimeoutMs);
-        }
-        if (true)
-        {
-            writer.WriteBool(ValidateOnly);
-        }
+        writer.WriteInt32(TimeoutMs);
+        writer.WriteBool(ValidateOnly);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -105,9 +96,9 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
-        if (true) size += 4;
-        if (true) size += 1;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += 1;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -133,7 +124,6 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreatePartitionsRequest", version);
         var result = new CreatePartitionsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -150,14 +140,8 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ValidateOnly = reader.ReadBool();
-        }
+        result.TimeoutMs = reader.ReadInt32();
+        result.ValidateOnly = reader.ReadBool();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -196,27 +180,18 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 2);
+            writer.WriteInt32(Count);
+            if (Assignments is null)
             {
-                writer.WriteString(Name, version >= 2);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(Count);
-            }
-            if (true)
-            {
-                if (Assignments is null)
+                writer.WriteArrayLength(Assignments.Count, version >= 2);
+                foreach (var element in Assignments)
                 {
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Assignments.Count, version >= 2);
-                    foreach (var element in Assignments)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -237,9 +212,9 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += 4;
-            if (true) size += (Assignments is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Assignments.Count, version >= 2) + SizeOfAssignments(Assignments, version));
+            size += ProtocolSize.String(Name, version >= 2);
+            size += 4;
+            size += (Assignments is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Assignments.Count, version >= 2) + SizeOfAssignments(Assignments, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -264,15 +239,8 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
         public static CreatePartitionsTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatePartitionsTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Count = reader.ReadInt32();
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Count = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -322,20 +290,17 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (BrokerIds is null)
             {
-                if (BrokerIds is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("BrokerIds", version);
+                writer.WriteArrayLength(-1, version >= 2);
+            }
+            else
+            {
+                writer.WriteArrayLength(BrokerIds.Count, version >= 2);
+                foreach (var element in BrokerIds)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("BrokerIds", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(BrokerIds.Count, version >= 2);
-                    foreach (var element in BrokerIds)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 2)
@@ -356,7 +321,7 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (BrokerIds is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(BrokerIds.Count, version >= 2) + BrokerIds.Count * 4);
+            size += (BrokerIds is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(BrokerIds.Count, version >= 2) + BrokerIds.Count * 4);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -374,7 +339,6 @@ public sealed partial class CreatePartitionsRequest : IKafkaRequest<CreatePartit
         public static CreatePartitionsAssignment Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatePartitionsAssignment();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)

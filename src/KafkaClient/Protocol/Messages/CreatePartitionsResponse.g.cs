@@ -42,24 +42,18 @@ public sealed partial class CreatePartitionsResponse : IKafkaResponse<CreatePart
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreatePartitionsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Results is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            if (Results is null)
+            writer.WriteArrayLength(Results.Count, version >= 2);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 2);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -80,8 +74,8 @@ public sealed partial class CreatePartitionsResponse : IKafkaResponse<CreatePart
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
+        size += 4;
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class CreatePartitionsResponse : IKafkaResponse<CreatePart
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreatePartitionsResponse", version);
         var result = new CreatePartitionsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -166,18 +156,9 @@ public sealed partial class CreatePartitionsResponse : IKafkaResponse<CreatePart
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 2);
-            }
+            writer.WriteString(Name, version >= 2);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -196,9 +177,9 @@ public sealed partial class CreatePartitionsResponse : IKafkaResponse<CreatePart
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 2);
+            size += ProtocolSize.String(Name, version >= 2);
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -216,18 +197,9 @@ public sealed partial class CreatePartitionsResponse : IKafkaResponse<CreatePart
         public static CreatePartitionsTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatePartitionsTopicResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 2);
-            }
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 2);
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -63,30 +63,21 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateTopicsRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 5);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 5);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 5);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 5);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(TimeoutMs);
-        }
-        if (true)
-        {
-            writer.WriteBool(ValidateOnly);
-        }
+        writer.WriteInt32(TimeoutMs);
+        writer.WriteBool(ValidateOnly);
         if (version >= 5)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -105,9 +96,9 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Topics.Count, version >= 5) + SizeOfTopics(Topics, version));
-        if (true) size += 4;
-        if (true) size += 1;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Topics.Count, version >= 5) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += 1;
         if (version >= 5)
         {
             int taggedCount = 0;
@@ -133,7 +124,6 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateTopicsRequest", version);
         var result = new CreateTopicsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 5);
             if (count < 0)
@@ -150,14 +140,8 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ValidateOnly = reader.ReadBool();
-        }
+        result.TimeoutMs = reader.ReadInt32();
+        result.ValidateOnly = reader.ReadBool();
         if (version >= 5)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -202,48 +186,33 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 5);
+            writer.WriteInt32(NumPartitions);
+            writer.WriteInt16(ReplicationFactor);
+            if (Assignments is null)
             {
-                writer.WriteString(Name, version >= 5);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Assignments", version);
+                writer.WriteArrayLength(-1, version >= 5);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(NumPartitions);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ReplicationFactor);
-            }
-            if (true)
-            {
-                if (Assignments is null)
+                writer.WriteArrayLength(Assignments.Count, version >= 5);
+                foreach (var element in Assignments)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Assignments", version);
-                    writer.WriteArrayLength(-1, version >= 5);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Assignments.Count, version >= 5);
-                    foreach (var element in Assignments)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (Configs is null)
             {
-                if (Configs is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Configs", version);
+                writer.WriteArrayLength(-1, version >= 5);
+            }
+            else
+            {
+                writer.WriteArrayLength(Configs.Count, version >= 5);
+                foreach (var element in Configs)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Configs", version);
-                    writer.WriteArrayLength(-1, version >= 5);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Configs.Count, version >= 5);
-                    foreach (var element in Configs)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 5)
@@ -264,11 +233,11 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 5);
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += (Assignments is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Assignments.Count, version >= 5) + SizeOfAssignments(Assignments, version));
-            if (true) size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Configs.Count, version >= 5) + SizeOfConfigs(Configs, version));
+            size += ProtocolSize.String(Name, version >= 5);
+            size += 4;
+            size += 2;
+            size += (Assignments is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Assignments.Count, version >= 5) + SizeOfAssignments(Assignments, version));
+            size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Configs.Count, version >= 5) + SizeOfConfigs(Configs, version));
             if (version >= 5)
             {
                 int taggedCount = 0;
@@ -300,19 +269,9 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         public static CreatableTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatableTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.NumPartitions = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ReplicationFactor = reader.ReadInt16();
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.NumPartitions = reader.ReadInt32();
+            result.ReplicationFactor = reader.ReadInt16();
             {
                 int count = reader.ReadArrayLength(version >= 5);
                 if (count < 0)
@@ -329,7 +288,6 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
                     result.Assignments = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 5);
                 if (count < 0)
@@ -382,24 +340,18 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            if (BrokerIds is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("BrokerIds", version);
+                writer.WriteArrayLength(-1, version >= 5);
             }
-            if (true)
+            else
             {
-                if (BrokerIds is null)
+                writer.WriteArrayLength(BrokerIds.Count, version >= 5);
+                foreach (var element in BrokerIds)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("BrokerIds", version);
-                    writer.WriteArrayLength(-1, version >= 5);
-                }
-                else
-                {
-                    writer.WriteArrayLength(BrokerIds.Count, version >= 5);
-                    foreach (var element in BrokerIds)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 5)
@@ -420,8 +372,8 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += (BrokerIds is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(BrokerIds.Count, version >= 5) + BrokerIds.Count * 4);
+            size += 4;
+            size += (BrokerIds is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(BrokerIds.Count, version >= 5) + BrokerIds.Count * 4);
             if (version >= 5)
             {
                 int taggedCount = 0;
@@ -439,11 +391,7 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         public static CreatableReplicaAssignment Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatableReplicaAssignment();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 5);
                 if (count < 0)
@@ -496,14 +444,8 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 5);
-            }
-            if (true)
-            {
-                writer.WriteString(Value, version >= 5);
-            }
+            writer.WriteString(Name, version >= 5);
+            writer.WriteString(Value, version >= 5);
             if (version >= 5)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -522,8 +464,8 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 5);
-            if (true) size += ProtocolSize.String(Value, version >= 5);
+            size += ProtocolSize.String(Name, version >= 5);
+            size += ProtocolSize.String(Value, version >= 5);
             if (version >= 5)
             {
                 int taggedCount = 0;
@@ -541,14 +483,8 @@ public sealed partial class CreateTopicsRequest : IKafkaRequest<CreateTopicsResp
         public static CreatableTopicConfig Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatableTopicConfig();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadString(version >= 5);
-            }
+            result.Name = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Value = reader.ReadString(version >= 5);
             if (version >= 5)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -42,24 +42,18 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateTopicsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 5);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 5);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 5);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 5);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 5)
@@ -80,8 +74,8 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Topics.Count, version >= 5) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Topics.Count, version >= 5) + SizeOfTopics(Topics, version));
         if (version >= 5)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("CreateTopicsResponse", version);
         var result = new CreateTopicsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 5);
             if (count < 0)
@@ -181,10 +171,7 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 5);
-            }
+            writer.WriteString(Name, version >= 5);
             if (version >= 7)
             {
                 writer.WriteUuid(TopicId);
@@ -193,14 +180,8 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 5);
-            }
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 5);
             if (!(version >= 5) && !(TopicConfigErrorCode == 0))
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
@@ -266,10 +247,10 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 5);
+            size += ProtocolSize.String(Name, version >= 5);
             if (version >= 7) size += 16;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 5);
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 5);
             if (version >= 5) size += 4;
             if (version >= 5) size += 2;
             if (version >= 5) size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Configs.Count, version >= 5) + SizeOfConfigs(Configs, version));
@@ -303,22 +284,13 @@ public sealed partial class CreateTopicsResponse : IKafkaResponse<CreateTopicsRe
         public static CreatableTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new CreatableTopicResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.Name = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 7)
             {
                 result.TopicId = reader.ReadUuid();
             }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 5);
-            }
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 5);
             if (version >= 5)
             {
                 result.NumPartitions = reader.ReadInt32();

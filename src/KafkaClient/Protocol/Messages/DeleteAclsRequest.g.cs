@@ -57,20 +57,17 @@ public sealed partial class DeleteAclsRequest : IKafkaRequest<DeleteAclsResponse
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteAclsRequest", version);
-        if (true)
+        if (Filters is null)
         {
-            if (Filters is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Filters", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Filters.Count, version >= 2);
+            foreach (var element in Filters)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Filters", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Filters.Count, version >= 2);
-                foreach (var element in Filters)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -91,7 +88,7 @@ public sealed partial class DeleteAclsRequest : IKafkaRequest<DeleteAclsResponse
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Filters is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Filters.Count, version >= 2) + SizeOfFilters(Filters, version));
+        size += (Filters is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Filters.Count, version >= 2) + SizeOfFilters(Filters, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class DeleteAclsRequest : IKafkaRequest<DeleteAclsResponse
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteAclsRequest", version);
         var result = new DeleteAclsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -184,34 +180,13 @@ public sealed partial class DeleteAclsRequest : IKafkaRequest<DeleteAclsResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt8(ResourceTypeFilter);
-            }
-            if (true)
-            {
-                writer.WriteString(ResourceNameFilter, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PatternTypeFilter);
-            }
-            if (true)
-            {
-                writer.WriteString(PrincipalFilter, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(HostFilter, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Operation);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PermissionType);
-            }
+            writer.WriteInt8(ResourceTypeFilter);
+            writer.WriteString(ResourceNameFilter, version >= 2);
+            writer.WriteInt8(PatternTypeFilter);
+            writer.WriteString(PrincipalFilter, version >= 2);
+            writer.WriteString(HostFilter, version >= 2);
+            writer.WriteInt8(Operation);
+            writer.WriteInt8(PermissionType);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -230,13 +205,13 @@ public sealed partial class DeleteAclsRequest : IKafkaRequest<DeleteAclsResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceNameFilter, version >= 2);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(PrincipalFilter, version >= 2);
-            if (true) size += ProtocolSize.String(HostFilter, version >= 2);
-            if (true) size += 1;
-            if (true) size += 1;
+            size += 1;
+            size += ProtocolSize.String(ResourceNameFilter, version >= 2);
+            size += 1;
+            size += ProtocolSize.String(PrincipalFilter, version >= 2);
+            size += ProtocolSize.String(HostFilter, version >= 2);
+            size += 1;
+            size += 1;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -254,34 +229,13 @@ public sealed partial class DeleteAclsRequest : IKafkaRequest<DeleteAclsResponse
         public static DeleteAclsFilter Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteAclsFilter();
-            if (true)
-            {
-                result.ResourceTypeFilter = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceNameFilter = reader.ReadString(version >= 2);
-            }
-            if (true)
-            {
-                result.PatternTypeFilter = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.PrincipalFilter = reader.ReadString(version >= 2);
-            }
-            if (true)
-            {
-                result.HostFilter = reader.ReadString(version >= 2);
-            }
-            if (true)
-            {
-                result.Operation = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.PermissionType = reader.ReadInt8();
-            }
+            result.ResourceTypeFilter = reader.ReadInt8();
+            result.ResourceNameFilter = reader.ReadString(version >= 2);
+            result.PatternTypeFilter = reader.ReadInt8();
+            result.PrincipalFilter = reader.ReadString(version >= 2);
+            result.HostFilter = reader.ReadString(version >= 2);
+            result.Operation = reader.ReadInt8();
+            result.PermissionType = reader.ReadInt8();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

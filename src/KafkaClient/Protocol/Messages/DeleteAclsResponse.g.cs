@@ -42,24 +42,18 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteAclsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (FilterResults is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("FilterResults", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            if (FilterResults is null)
+            writer.WriteArrayLength(FilterResults.Count, version >= 2);
+            foreach (var element in FilterResults)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("FilterResults", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(FilterResults.Count, version >= 2);
-                foreach (var element in FilterResults)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -80,8 +74,8 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (FilterResults is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(FilterResults.Count, version >= 2) + SizeOfFilterResults(FilterResults, version));
+        size += 4;
+        size += (FilterResults is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(FilterResults.Count, version >= 2) + SizeOfFilterResults(FilterResults, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteAclsResponse", version);
         var result = new DeleteAclsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -166,28 +156,19 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 2);
+            if (MatchingAcls is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("MatchingAcls", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ErrorMessage, version >= 2);
-            }
-            if (true)
-            {
-                if (MatchingAcls is null)
+                writer.WriteArrayLength(MatchingAcls.Count, version >= 2);
+                foreach (var element in MatchingAcls)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("MatchingAcls", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(MatchingAcls.Count, version >= 2);
-                    foreach (var element in MatchingAcls)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -208,9 +189,9 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 2);
-            if (true) size += (MatchingAcls is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(MatchingAcls.Count, version >= 2) + SizeOfMatchingAcls(MatchingAcls, version));
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 2);
+            size += (MatchingAcls is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(MatchingAcls.Count, version >= 2) + SizeOfMatchingAcls(MatchingAcls, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -235,15 +216,8 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
         public static DeleteAclsFilterResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteAclsFilterResult();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 2);
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 2);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -317,42 +291,15 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(ResourceType);
-            }
-            if (true)
-            {
-                writer.WriteString(ResourceName, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PatternType);
-            }
-            if (true)
-            {
-                writer.WriteString(Principal, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Operation);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PermissionType);
-            }
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 2);
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 2);
+            writer.WriteInt8(PatternType);
+            writer.WriteString(Principal, version >= 2);
+            writer.WriteString(Host, version >= 2);
+            writer.WriteInt8(Operation);
+            writer.WriteInt8(PermissionType);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -371,15 +318,15 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 2);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 2);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(Principal, version >= 2);
-            if (true) size += ProtocolSize.String(Host, version >= 2);
-            if (true) size += 1;
-            if (true) size += 1;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 2);
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 2);
+            size += 1;
+            size += ProtocolSize.String(Principal, version >= 2);
+            size += ProtocolSize.String(Host, version >= 2);
+            size += 1;
+            size += 1;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -397,42 +344,15 @@ public sealed partial class DeleteAclsResponse : IKafkaResponse<DeleteAclsRespon
         public static DeleteAclsMatchingAcl Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteAclsMatchingAcl();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 2);
-            }
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
-            if (true)
-            {
-                result.PatternType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.Principal = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Principal", version);
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Operation = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.PermissionType = reader.ReadInt8();
-            }
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 2);
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
+            result.PatternType = reader.ReadInt8();
+            result.Principal = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Principal", version);
+            result.Host = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Operation = reader.ReadInt8();
+            result.PermissionType = reader.ReadInt8();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,20 +57,17 @@ public sealed partial class DeleteGroupsRequest : IKafkaRequest<DeleteGroupsResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteGroupsRequest", version);
-        if (true)
+        if (GroupsNames is null)
         {
-            if (GroupsNames is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("GroupsNames", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(GroupsNames.Count, version >= 2);
+            foreach (var element in GroupsNames)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("GroupsNames", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(GroupsNames.Count, version >= 2);
-                foreach (var element in GroupsNames)
-                {
-                    writer.WriteString(element, version >= 2);
-                }
+                writer.WriteString(element, version >= 2);
             }
         }
         if (version >= 2)
@@ -91,7 +88,7 @@ public sealed partial class DeleteGroupsRequest : IKafkaRequest<DeleteGroupsResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (GroupsNames is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(GroupsNames.Count, version >= 2) + SizeOfGroupsNames(GroupsNames, version));
+        size += (GroupsNames is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(GroupsNames.Count, version >= 2) + SizeOfGroupsNames(GroupsNames, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class DeleteGroupsRequest : IKafkaRequest<DeleteGroupsResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteGroupsRequest", version);
         var result = new DeleteGroupsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)

@@ -42,24 +42,18 @@ public sealed partial class DeleteGroupsResponse : IKafkaResponse<DeleteGroupsRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteGroupsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Results is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            if (Results is null)
+            writer.WriteArrayLength(Results.Count, version >= 2);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 2);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -80,8 +74,8 @@ public sealed partial class DeleteGroupsResponse : IKafkaResponse<DeleteGroupsRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
+        size += 4;
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DeleteGroupsResponse : IKafkaResponse<DeleteGroupsRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteGroupsResponse", version);
         var result = new DeleteGroupsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -163,14 +153,8 @@ public sealed partial class DeleteGroupsResponse : IKafkaResponse<DeleteGroupsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(GroupId, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteString(GroupId, version >= 2);
+            writer.WriteInt16(ErrorCode);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -189,8 +173,8 @@ public sealed partial class DeleteGroupsResponse : IKafkaResponse<DeleteGroupsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(GroupId, version >= 2);
-            if (true) size += 2;
+            size += ProtocolSize.String(GroupId, version >= 2);
+            size += 2;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -208,14 +192,8 @@ public sealed partial class DeleteGroupsResponse : IKafkaResponse<DeleteGroupsRe
         public static DeletableGroupResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DeletableGroupResult();
-            if (true)
-            {
-                result.GroupId = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.GroupId = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

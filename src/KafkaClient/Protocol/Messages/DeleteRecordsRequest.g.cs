@@ -60,26 +60,20 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteRecordsRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 2);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 2);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(TimeoutMs);
-        }
+        writer.WriteInt32(TimeoutMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -98,8 +92,8 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
-        if (true) size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
+        size += 4;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -125,7 +119,6 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteRecordsRequest", version);
         var result = new DeleteRecordsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -142,10 +135,7 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
+        result.TimeoutMs = reader.ReadInt32();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -181,24 +171,18 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -219,8 +203,8 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -245,11 +229,7 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
         public static DeleteRecordsTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteRecordsTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -302,14 +282,8 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt64(Offset);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt64(Offset);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -328,8 +302,8 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 4;
+            size += 8;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -347,14 +321,8 @@ public sealed partial class DeleteRecordsRequest : IKafkaRequest<DeleteRecordsRe
         public static DeleteRecordsPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteRecordsPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Offset = reader.ReadInt64();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.Offset = reader.ReadInt64();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

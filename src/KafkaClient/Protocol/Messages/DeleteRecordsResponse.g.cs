@@ -42,24 +42,18 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteRecordsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 2);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 2);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -80,8 +74,8 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteRecordsResponse", version);
         var result = new DeleteRecordsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -163,24 +153,18 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -201,8 +185,8 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -227,11 +211,7 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
         public static DeleteRecordsTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteRecordsTopicResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -287,18 +267,9 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt64(LowWatermark);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt64(LowWatermark);
+            writer.WriteInt16(ErrorCode);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -317,9 +288,9 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 8;
-            if (true) size += 2;
+            size += 4;
+            size += 8;
+            size += 2;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -337,18 +308,9 @@ public sealed partial class DeleteRecordsResponse : IKafkaResponse<DeleteRecords
         public static DeleteRecordsPartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteRecordsPartitionResult();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LowWatermark = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.LowWatermark = reader.ReadInt64();
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

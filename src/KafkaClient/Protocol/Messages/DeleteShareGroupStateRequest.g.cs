@@ -60,24 +60,18 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteShareGroupStateRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        if (Topics is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -98,8 +92,8 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -125,11 +119,7 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteShareGroupStateRequest", version);
         var result = new DeleteShareGroupStateRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -181,24 +171,18 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -219,8 +203,8 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -245,11 +229,7 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
         public static DeleteStateData Read(ref ProtocolReader reader, short version)
         {
             var result = new DeleteStateData();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -299,10 +279,7 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
+            writer.WriteInt32(Partition);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -321,7 +298,7 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -339,10 +316,7 @@ public sealed partial class DeleteShareGroupStateRequest : IKafkaRequest<DeleteS
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
+            result.Partition = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -103,10 +103,7 @@ public sealed partial class DeleteTopicsRequest : IKafkaRequest<DeleteTopicsResp
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
-        {
-            writer.WriteInt32(TimeoutMs);
-        }
+        writer.WriteInt32(TimeoutMs);
         if (version >= 4)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -127,7 +124,7 @@ public sealed partial class DeleteTopicsRequest : IKafkaRequest<DeleteTopicsResp
         int size = 0;
         if (version >= 6) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Topics.Count, version >= 4) + SizeOfTopics(Topics, version));
         if (version <= 5) size += (TopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(TopicNames.Count, version >= 4) + SizeOfTopicNames(TopicNames, version));
-        if (true) size += 4;
+        size += 4;
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -194,10 +191,7 @@ public sealed partial class DeleteTopicsRequest : IKafkaRequest<DeleteTopicsResp
                 result.TopicNames = list;
             }
         }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
+        result.TimeoutMs = reader.ReadInt32();
         if (version >= 4)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

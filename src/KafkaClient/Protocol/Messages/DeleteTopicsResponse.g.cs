@@ -42,24 +42,18 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteTopicsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Responses is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
+            writer.WriteArrayLength(-1, version >= 4);
         }
-        if (true)
+        else
         {
-            if (Responses is null)
+            writer.WriteArrayLength(Responses.Count, version >= 4);
+            foreach (var element in Responses)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
-                writer.WriteArrayLength(-1, version >= 4);
-            }
-            else
-            {
-                writer.WriteArrayLength(Responses.Count, version >= 4);
-                foreach (var element in Responses)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 4)
@@ -80,8 +74,8 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Responses.Count, version >= 4) + SizeOfResponses(Responses, version));
+        size += 4;
+        size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Responses.Count, version >= 4) + SizeOfResponses(Responses, version));
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DeleteTopicsResponse", version);
         var result = new DeleteTopicsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 4);
             if (count < 0)
@@ -169,11 +159,8 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                if (Name is null && !(version >= 6)) throw ProtocolErrors.NullNotAllowed("Name", version);
-                writer.WriteString(Name, version >= 4);
-            }
+            if (Name is null && !(version >= 6)) throw ProtocolErrors.NullNotAllowed("Name", version);
+            writer.WriteString(Name, version >= 4);
             if (version >= 6)
             {
                 writer.WriteUuid(TopicId);
@@ -182,10 +169,7 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt16(ErrorCode);
             if (version >= 5)
             {
                 if (ErrorMessage is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
@@ -213,9 +197,9 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 4);
+            size += ProtocolSize.String(Name, version >= 4);
             if (version >= 6) size += 16;
-            if (true) size += 2;
+            size += 2;
             if (version >= 5) size += ProtocolSize.String(ErrorMessage, version >= 4);
             if (version >= 4)
             {
@@ -234,19 +218,13 @@ public sealed partial class DeleteTopicsResponse : IKafkaResponse<DeleteTopicsRe
         public static DeletableTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DeletableTopicResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 4);
-                if (result.Name is null && !(version >= 6)) throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.Name = reader.ReadString(version >= 4);
+            if (result.Name is null && !(version >= 6)) throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 6)
             {
                 result.TopicId = reader.ReadUuid();
             }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 5)
             {
                 result.ErrorMessage = reader.ReadString(version >= 4);

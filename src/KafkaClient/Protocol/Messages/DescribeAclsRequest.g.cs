@@ -75,34 +75,13 @@ public sealed partial class DescribeAclsRequest : IKafkaRequest<DescribeAclsResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeAclsRequest", version);
-        if (true)
-        {
-            writer.WriteInt8(ResourceTypeFilter);
-        }
-        if (true)
-        {
-            writer.WriteString(ResourceNameFilter, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteInt8(PatternTypeFilter);
-        }
-        if (true)
-        {
-            writer.WriteString(PrincipalFilter, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteString(HostFilter, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteInt8(Operation);
-        }
-        if (true)
-        {
-            writer.WriteInt8(PermissionType);
-        }
+        writer.WriteInt8(ResourceTypeFilter);
+        writer.WriteString(ResourceNameFilter, version >= 2);
+        writer.WriteInt8(PatternTypeFilter);
+        writer.WriteString(PrincipalFilter, version >= 2);
+        writer.WriteString(HostFilter, version >= 2);
+        writer.WriteInt8(Operation);
+        writer.WriteInt8(PermissionType);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -121,13 +100,13 @@ public sealed partial class DescribeAclsRequest : IKafkaRequest<DescribeAclsResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 1;
-        if (true) size += ProtocolSize.String(ResourceNameFilter, version >= 2);
-        if (true) size += 1;
-        if (true) size += ProtocolSize.String(PrincipalFilter, version >= 2);
-        if (true) size += ProtocolSize.String(HostFilter, version >= 2);
-        if (true) size += 1;
-        if (true) size += 1;
+        size += 1;
+        size += ProtocolSize.String(ResourceNameFilter, version >= 2);
+        size += 1;
+        size += ProtocolSize.String(PrincipalFilter, version >= 2);
+        size += ProtocolSize.String(HostFilter, version >= 2);
+        size += 1;
+        size += 1;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -146,34 +125,13 @@ public sealed partial class DescribeAclsRequest : IKafkaRequest<DescribeAclsResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeAclsRequest", version);
         var result = new DescribeAclsRequest();
-        if (true)
-        {
-            result.ResourceTypeFilter = reader.ReadInt8();
-        }
-        if (true)
-        {
-            result.ResourceNameFilter = reader.ReadString(version >= 2);
-        }
-        if (true)
-        {
-            result.PatternTypeFilter = reader.ReadInt8();
-        }
-        if (true)
-        {
-            result.PrincipalFilter = reader.ReadString(version >= 2);
-        }
-        if (true)
-        {
-            result.HostFilter = reader.ReadString(version >= 2);
-        }
-        if (true)
-        {
-            result.Operation = reader.ReadInt8();
-        }
-        if (true)
-        {
-            result.PermissionType = reader.ReadInt8();
-        }
+        result.ResourceTypeFilter = reader.ReadInt8();
+        result.ResourceNameFilter = reader.ReadString(version >= 2);
+        result.PatternTypeFilter = reader.ReadInt8();
+        result.PrincipalFilter = reader.ReadString(version >= 2);
+        result.HostFilter = reader.ReadString(version >= 2);
+        result.Operation = reader.ReadInt8();
+        result.PermissionType = reader.ReadInt8();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

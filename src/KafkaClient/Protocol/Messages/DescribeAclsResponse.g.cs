@@ -48,32 +48,20 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeAclsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 2);
+        if (Resources is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Resources", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 2);
-        }
-        if (true)
-        {
-            if (Resources is null)
+            writer.WriteArrayLength(Resources.Count, version >= 2);
+            foreach (var element in Resources)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Resources", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Resources.Count, version >= 2);
-                foreach (var element in Resources)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -94,10 +82,10 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 2);
-        if (true) size += (Resources is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Resources.Count, version >= 2) + SizeOfResources(Resources, version));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 2);
+        size += (Resources is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Resources.Count, version >= 2) + SizeOfResources(Resources, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -123,19 +111,9 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeAclsResponse", version);
         var result = new DescribeAclsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 2);
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 2);
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -193,32 +171,20 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 2);
+            writer.WriteInt8(PatternType);
+            if (Acls is null)
             {
-                writer.WriteInt8(ResourceType);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Acls", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ResourceName, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PatternType);
-            }
-            if (true)
-            {
-                if (Acls is null)
+                writer.WriteArrayLength(Acls.Count, version >= 2);
+                foreach (var element in Acls)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Acls", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Acls.Count, version >= 2);
-                    foreach (var element in Acls)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -239,10 +205,10 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 2);
-            if (true) size += 1;
-            if (true) size += (Acls is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Acls.Count, version >= 2) + SizeOfAcls(Acls, version));
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 2);
+            size += 1;
+            size += (Acls is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Acls.Count, version >= 2) + SizeOfAcls(Acls, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -267,19 +233,9 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
         public static DescribeAclsResource Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeAclsResource();
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
-            if (true)
-            {
-                result.PatternType = reader.ReadInt8();
-            }
-            if (true)
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
+            result.PatternType = reader.ReadInt8();
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -338,22 +294,10 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Principal, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Operation);
-            }
-            if (true)
-            {
-                writer.WriteInt8(PermissionType);
-            }
+            writer.WriteString(Principal, version >= 2);
+            writer.WriteString(Host, version >= 2);
+            writer.WriteInt8(Operation);
+            writer.WriteInt8(PermissionType);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -372,10 +316,10 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Principal, version >= 2);
-            if (true) size += ProtocolSize.String(Host, version >= 2);
-            if (true) size += 1;
-            if (true) size += 1;
+            size += ProtocolSize.String(Principal, version >= 2);
+            size += ProtocolSize.String(Host, version >= 2);
+            size += 1;
+            size += 1;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -393,22 +337,10 @@ public sealed partial class DescribeAclsResponse : IKafkaResponse<DescribeAclsRe
         public static AclDescription Read(ref ProtocolReader reader, short version)
         {
             var result = new AclDescription();
-            if (true)
-            {
-                result.Principal = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Principal", version);
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Operation = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.PermissionType = reader.ReadInt8();
-            }
+            result.Principal = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Principal", version);
+            result.Host = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Operation = reader.ReadInt8();
+            result.PermissionType = reader.ReadInt8();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,26 +60,20 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClientQuotasRequest", version);
-        if (true)
+        if (Components is null)
         {
-            if (Components is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Components", version);
+            writer.WriteArrayLength(-1, version >= 1);
+        }
+        else
+        {
+            writer.WriteArrayLength(Components.Count, version >= 1);
+            foreach (var element in Components)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Components", version);
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Components.Count, version >= 1);
-                foreach (var element in Components)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteBool(Strict);
-        }
+        writer.WriteBool(Strict);
         if (version >= 1)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -98,8 +92,8 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Components is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Components.Count, version >= 1) + SizeOfComponents(Components, version));
-        if (true) size += 1;
+        size += (Components is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Components.Count, version >= 1) + SizeOfComponents(Components, version));
+        size += 1;
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -125,7 +119,6 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClientQuotasRequest", version);
         var result = new DescribeClientQuotasRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -142,10 +135,7 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
                 result.Components = list;
             }
         }
-        if (true)
-        {
-            result.Strict = reader.ReadBool();
-        }
+        result.Strict = reader.ReadBool();
         if (version >= 1)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -184,18 +174,9 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(EntityType, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteInt8(MatchType);
-            }
-            if (true)
-            {
-                writer.WriteString(Match, version >= 1);
-            }
+            writer.WriteString(EntityType, version >= 1);
+            writer.WriteInt8(MatchType);
+            writer.WriteString(Match, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -214,9 +195,9 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(EntityType, version >= 1);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(Match, version >= 1);
+            size += ProtocolSize.String(EntityType, version >= 1);
+            size += 1;
+            size += ProtocolSize.String(Match, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -234,18 +215,9 @@ public sealed partial class DescribeClientQuotasRequest : IKafkaRequest<Describe
         public static ComponentData Read(ref ProtocolReader reader, short version)
         {
             var result = new ComponentData();
-            if (true)
-            {
-                result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
-            }
-            if (true)
-            {
-                result.MatchType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.Match = reader.ReadString(version >= 1);
-            }
+            result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
+            result.MatchType = reader.ReadInt8();
+            result.Match = reader.ReadString(version >= 1);
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

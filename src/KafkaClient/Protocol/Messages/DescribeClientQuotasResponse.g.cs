@@ -48,31 +48,19 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClientQuotasResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 1);
+        if (Entries is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            writer.WriteArrayLength(-1, version >= 1);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 1);
-        }
-        if (true)
-        {
-            if (Entries is null)
+            writer.WriteArrayLength(Entries.Count, version >= 1);
+            foreach (var element in Entries)
             {
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Entries.Count, version >= 1);
-                foreach (var element in Entries)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -93,10 +81,10 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 1);
-        if (true) size += (Entries is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entries.Count, version >= 1) + SizeOfEntries(Entries, version));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 1);
+        size += (Entries is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entries.Count, version >= 1) + SizeOfEntries(Entries, version));
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -122,19 +110,9 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClientQuotasResponse", version);
         var result = new DescribeClientQuotasResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 1);
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 1);
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -186,36 +164,30 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (Entity is null)
             {
-                if (Entity is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Entity", version);
+                writer.WriteArrayLength(-1, version >= 1);
+            }
+            else
+            {
+                writer.WriteArrayLength(Entity.Count, version >= 1);
+                foreach (var element in Entity)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Entity", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Entity.Count, version >= 1);
-                    foreach (var element in Entity)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (Values is null)
             {
-                if (Values is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Values", version);
+                writer.WriteArrayLength(-1, version >= 1);
+            }
+            else
+            {
+                writer.WriteArrayLength(Values.Count, version >= 1);
+                foreach (var element in Values)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Values", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Values.Count, version >= 1);
-                    foreach (var element in Values)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 1)
@@ -236,8 +208,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (Entity is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entity.Count, version >= 1) + SizeOfEntity(Entity, version));
-            if (true) size += (Values is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Values.Count, version >= 1) + SizeOfValues(Values, version));
+            size += (Entity is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Entity.Count, version >= 1) + SizeOfEntity(Entity, version));
+            size += (Values is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Values.Count, version >= 1) + SizeOfValues(Values, version));
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -269,7 +241,6 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         public static EntryData Read(ref ProtocolReader reader, short version)
         {
             var result = new EntryData();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -286,7 +257,6 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
                     result.Entity = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -339,14 +309,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(EntityType, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteString(EntityName, version >= 1);
-            }
+            writer.WriteString(EntityType, version >= 1);
+            writer.WriteString(EntityName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -365,8 +329,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(EntityType, version >= 1);
-            if (true) size += ProtocolSize.String(EntityName, version >= 1);
+            size += ProtocolSize.String(EntityType, version >= 1);
+            size += ProtocolSize.String(EntityName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -384,14 +348,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         public static EntityData Read(ref ProtocolReader reader, short version)
         {
             var result = new EntityData();
-            if (true)
-            {
-                result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
-            }
-            if (true)
-            {
-                result.EntityName = reader.ReadString(version >= 1);
-            }
+            result.EntityType = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("EntityType", version);
+            result.EntityName = reader.ReadString(version >= 1);
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -428,14 +386,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Key, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteFloat64(Value);
-            }
+            writer.WriteString(Key, version >= 1);
+            writer.WriteFloat64(Value);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -454,8 +406,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Key, version >= 1);
-            if (true) size += 8;
+            size += ProtocolSize.String(Key, version >= 1);
+            size += 8;
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -473,14 +425,8 @@ public sealed partial class DescribeClientQuotasResponse : IKafkaResponse<Descri
         public static ValueData Read(ref ProtocolReader reader, short version)
         {
             var result = new ValueData();
-            if (true)
-            {
-                result.Key = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadFloat64();
-            }
+            result.Key = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
+            result.Value = reader.ReadFloat64();
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -63,10 +63,7 @@ public sealed partial class DescribeClusterRequest : IKafkaRequest<DescribeClust
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClusterRequest", version);
-        if (true)
-        {
-            writer.WriteBool(IncludeClusterAuthorizedOperations);
-        }
+        writer.WriteBool(IncludeClusterAuthorizedOperations);
         if (version >= 1)
         {
             writer.WriteInt8(EndpointType);
@@ -101,7 +98,7 @@ public sealed partial class DescribeClusterRequest : IKafkaRequest<DescribeClust
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 1;
+        size += 1;
         if (version >= 1) size += 1;
         if (version >= 2) size += 1;
         if (version >= 0)
@@ -122,10 +119,7 @@ public sealed partial class DescribeClusterRequest : IKafkaRequest<DescribeClust
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClusterRequest", version);
         var result = new DescribeClusterRequest();
-        if (true)
-        {
-            result.IncludeClusterAuthorizedOperations = reader.ReadBool();
-        }
+        result.IncludeClusterAuthorizedOperations = reader.ReadBool();
         if (version >= 1)
         {
             result.EndpointType = reader.ReadInt8();

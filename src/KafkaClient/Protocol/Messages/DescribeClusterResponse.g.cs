@@ -60,18 +60,9 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClusterResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
         if (version >= 1)
         {
             writer.WriteInt8(EndpointType);
@@ -80,34 +71,22 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
         {
             throw ProtocolErrors.FieldNotSupported("DescribeClusterResponse.EndpointType", version);
         }
-        if (true)
+        writer.WriteString(ClusterId, version >= 0);
+        writer.WriteInt32(ControllerId);
+        if (Brokers is null)
         {
-            writer.WriteString(ClusterId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Brokers", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt32(ControllerId);
-        }
-        if (true)
-        {
-            if (Brokers is null)
+            writer.WriteArrayLength(Brokers.Count, version >= 0);
+            foreach (var element in Brokers)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Brokers", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Brokers.Count, version >= 0);
-                foreach (var element in Brokers)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(ClusterAuthorizedOperations);
-        }
+        writer.WriteInt32(ClusterAuthorizedOperations);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -126,14 +105,14 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
         if (version >= 1) size += 1;
-        if (true) size += ProtocolSize.String(ClusterId, version >= 0);
-        if (true) size += 4;
-        if (true) size += (Brokers is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Brokers.Count, version >= 0) + SizeOfBrokers(Brokers, version));
-        if (true) size += 4;
+        size += ProtocolSize.String(ClusterId, version >= 0);
+        size += 4;
+        size += (Brokers is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Brokers.Count, version >= 0) + SizeOfBrokers(Brokers, version));
+        size += 4;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -159,31 +138,15 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeClusterResponse", version);
         var result = new DescribeClusterResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
         if (version >= 1)
         {
             result.EndpointType = reader.ReadInt8();
         }
-        if (true)
-        {
-            result.ClusterId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClusterId", version);
-        }
-        if (true)
-        {
-            result.ControllerId = reader.ReadInt32();
-        }
-        if (true)
+        result.ClusterId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClusterId", version);
+        result.ControllerId = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -200,10 +163,7 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
                 result.Brokers = list;
             }
         }
-        if (true)
-        {
-            result.ClusterAuthorizedOperations = reader.ReadInt32();
-        }
+        result.ClusterAuthorizedOperations = reader.ReadInt32();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -248,22 +208,10 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(BrokerId);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Port);
-            }
-            if (true)
-            {
-                writer.WriteString(Rack, version >= 0);
-            }
+            writer.WriteInt32(BrokerId);
+            writer.WriteString(Host, version >= 0);
+            writer.WriteInt32(Port);
+            writer.WriteString(Rack, version >= 0);
             if (version >= 2)
             {
                 writer.WriteBool(IsFenced);
@@ -290,10 +238,10 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(Host, version >= 0);
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(Rack, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(Host, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(Rack, version >= 0);
             if (version >= 2) size += 1;
             if (version >= 0)
             {
@@ -312,22 +260,10 @@ public sealed partial class DescribeClusterResponse : IKafkaResponse<DescribeClu
         public static DescribeClusterBroker Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeClusterBroker();
-            if (true)
-            {
-                result.BrokerId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Rack = reader.ReadString(version >= 0);
-            }
+            result.BrokerId = reader.ReadInt32();
+            result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadInt32();
+            result.Rack = reader.ReadString(version >= 0);
             if (version >= 2)
             {
                 result.IsFenced = reader.ReadBool();

@@ -63,26 +63,20 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeConfigsRequest", version);
-        if (true)
+        if (Resources is null)
         {
-            if (Resources is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Resources", version);
+            writer.WriteArrayLength(-1, version >= 4);
+        }
+        else
+        {
+            writer.WriteArrayLength(Resources.Count, version >= 4);
+            foreach (var element in Resources)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Resources", version);
-                writer.WriteArrayLength(-1, version >= 4);
-            }
-            else
-            {
-                writer.WriteArrayLength(Resources.Count, version >= 4);
-                foreach (var element in Resources)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteBool(IncludeSynonyms);
-        }
+        writer.WriteBool(IncludeSynonyms);
         if (version >= 3)
         {
             writer.WriteBool(IncludeDocumentation);
@@ -109,8 +103,8 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Resources is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Resources.Count, version >= 4) + SizeOfResources(Resources, version));
-        if (true) size += 1;
+        size += (Resources is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Resources.Count, version >= 4) + SizeOfResources(Resources, version));
+        size += 1;
         if (version >= 3) size += 1;
         if (version >= 4)
         {
@@ -137,7 +131,6 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeConfigsRequest", version);
         var result = new DescribeConfigsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 4);
             if (count < 0)
@@ -154,10 +147,7 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
                 result.Resources = list;
             }
         }
-        if (true)
-        {
-            result.IncludeSynonyms = reader.ReadBool();
-        }
+        result.IncludeSynonyms = reader.ReadBool();
         if (version >= 3)
         {
             result.IncludeDocumentation = reader.ReadBool();
@@ -200,27 +190,18 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 4);
+            if (ConfigurationKeys is null)
             {
-                writer.WriteInt8(ResourceType);
+                writer.WriteArrayLength(-1, version >= 4);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ResourceName, version >= 4);
-            }
-            if (true)
-            {
-                if (ConfigurationKeys is null)
+                writer.WriteArrayLength(ConfigurationKeys.Count, version >= 4);
+                foreach (var element in ConfigurationKeys)
                 {
-                    writer.WriteArrayLength(-1, version >= 4);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ConfigurationKeys.Count, version >= 4);
-                    foreach (var element in ConfigurationKeys)
-                    {
-                        writer.WriteString(element, version >= 4);
-                    }
+                    writer.WriteString(element, version >= 4);
                 }
             }
             if (version >= 4)
@@ -241,9 +222,9 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 4);
-            if (true) size += (ConfigurationKeys is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(ConfigurationKeys.Count, version >= 4) + SizeOfConfigurationKeys(ConfigurationKeys, version));
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 4);
+            size += (ConfigurationKeys is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(ConfigurationKeys.Count, version >= 4) + SizeOfConfigurationKeys(ConfigurationKeys, version));
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -268,15 +249,8 @@ public sealed partial class DescribeConfigsRequest : IKafkaRequest<DescribeConfi
         public static DescribeConfigsResource Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeConfigsResource();
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
-            if (true)
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
             {
                 int count = reader.ReadArrayLength(version >= 4);
                 if (count < 0)

@@ -42,24 +42,18 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeConfigsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Results is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 4);
         }
-        if (true)
+        else
         {
-            if (Results is null)
+            writer.WriteArrayLength(Results.Count, version >= 4);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 4);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 4);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 4)
@@ -80,8 +74,8 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Results.Count, version >= 4) + SizeOfResults(Results, version));
+        size += 4;
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Results.Count, version >= 4) + SizeOfResults(Results, version));
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeConfigsResponse", version);
         var result = new DescribeConfigsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 4);
             if (count < 0)
@@ -172,36 +162,21 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 4);
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 4);
+            if (Configs is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Configs", version);
+                writer.WriteArrayLength(-1, version >= 4);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ErrorMessage, version >= 4);
-            }
-            if (true)
-            {
-                writer.WriteInt8(ResourceType);
-            }
-            if (true)
-            {
-                writer.WriteString(ResourceName, version >= 4);
-            }
-            if (true)
-            {
-                if (Configs is null)
+                writer.WriteArrayLength(Configs.Count, version >= 4);
+                foreach (var element in Configs)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Configs", version);
-                    writer.WriteArrayLength(-1, version >= 4);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Configs.Count, version >= 4);
-                    foreach (var element in Configs)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 4)
@@ -222,11 +197,11 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 4);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 4);
-            if (true) size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Configs.Count, version >= 4) + SizeOfConfigs(Configs, version));
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 4);
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 4);
+            size += (Configs is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Configs.Count, version >= 4) + SizeOfConfigs(Configs, version));
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -251,23 +226,10 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         public static DescribeConfigsResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeConfigsResult();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 4);
-            }
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 4);
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
             {
                 int count = reader.ReadArrayLength(version >= 4);
                 if (count < 0)
@@ -338,40 +300,22 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 4);
+            writer.WriteString(Value, version >= 4);
+            writer.WriteBool(ReadOnly);
+            writer.WriteInt8(ConfigSource);
+            writer.WriteBool(IsSensitive);
+            if (Synonyms is null)
             {
-                writer.WriteString(Name, version >= 4);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Synonyms", version);
+                writer.WriteArrayLength(-1, version >= 4);
             }
-            if (true)
+            else
             {
-                writer.WriteString(Value, version >= 4);
-            }
-            if (true)
-            {
-                writer.WriteBool(ReadOnly);
-            }
-            if (true)
-            {
-                writer.WriteInt8(ConfigSource);
-            }
-            if (true)
-            {
-                writer.WriteBool(IsSensitive);
-            }
-            if (true)
-            {
-                if (Synonyms is null)
+                writer.WriteArrayLength(Synonyms.Count, version >= 4);
+                foreach (var element in Synonyms)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Synonyms", version);
-                    writer.WriteArrayLength(-1, version >= 4);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Synonyms.Count, version >= 4);
-                    foreach (var element in Synonyms)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 3)
@@ -408,12 +352,12 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 4);
-            if (true) size += ProtocolSize.String(Value, version >= 4);
-            if (true) size += 1;
-            if (true) size += 1;
-            if (true) size += 1;
-            if (true) size += (Synonyms is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Synonyms.Count, version >= 4) + SizeOfSynonyms(Synonyms, version));
+            size += ProtocolSize.String(Name, version >= 4);
+            size += ProtocolSize.String(Value, version >= 4);
+            size += 1;
+            size += 1;
+            size += 1;
+            size += (Synonyms is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Synonyms.Count, version >= 4) + SizeOfSynonyms(Synonyms, version));
             if (version >= 3) size += 1;
             if (version >= 3) size += ProtocolSize.String(Documentation, version >= 4);
             if (version >= 4)
@@ -440,27 +384,11 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         public static DescribeConfigsResourceResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeConfigsResourceResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadString(version >= 4);
-            }
-            if (true)
-            {
-                result.ReadOnly = reader.ReadBool();
-            }
-            if (true)
-            {
-                result.ConfigSource = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.IsSensitive = reader.ReadBool();
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Value = reader.ReadString(version >= 4);
+            result.ReadOnly = reader.ReadBool();
+            result.ConfigSource = reader.ReadInt8();
+            result.IsSensitive = reader.ReadBool();
             {
                 int count = reader.ReadArrayLength(version >= 4);
                 if (count < 0)
@@ -524,18 +452,9 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 4);
-            }
-            if (true)
-            {
-                writer.WriteString(Value, version >= 4);
-            }
-            if (true)
-            {
-                writer.WriteInt8(Source);
-            }
+            writer.WriteString(Name, version >= 4);
+            writer.WriteString(Value, version >= 4);
+            writer.WriteInt8(Source);
             if (version >= 4)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -554,9 +473,9 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 4);
-            if (true) size += ProtocolSize.String(Value, version >= 4);
-            if (true) size += 1;
+            size += ProtocolSize.String(Name, version >= 4);
+            size += ProtocolSize.String(Value, version >= 4);
+            size += 1;
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -574,18 +493,9 @@ public sealed partial class DescribeConfigsResponse : IKafkaResponse<DescribeCon
         public static DescribeConfigsSynonym Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeConfigsSynonym();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadString(version >= 4);
-            }
-            if (true)
-            {
-                result.Source = reader.ReadInt8();
-            }
+            result.Name = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Value = reader.ReadString(version >= 4);
+            result.Source = reader.ReadInt8();
             if (version >= 4)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

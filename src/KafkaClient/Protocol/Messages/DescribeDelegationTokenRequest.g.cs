@@ -57,19 +57,16 @@ public sealed partial class DescribeDelegationTokenRequest : IKafkaRequest<Descr
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeDelegationTokenRequest", version);
-        if (true)
+        if (Owners is null)
         {
-            if (Owners is null)
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Owners.Count, version >= 2);
+            foreach (var element in Owners)
             {
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Owners.Count, version >= 2);
-                foreach (var element in Owners)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -90,7 +87,7 @@ public sealed partial class DescribeDelegationTokenRequest : IKafkaRequest<Descr
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Owners is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Owners.Count, version >= 2) + SizeOfOwners(Owners, version));
+        size += (Owners is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Owners.Count, version >= 2) + SizeOfOwners(Owners, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -116,7 +113,6 @@ public sealed partial class DescribeDelegationTokenRequest : IKafkaRequest<Descr
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeDelegationTokenRequest", version);
         var result = new DescribeDelegationTokenRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -168,14 +164,8 @@ public sealed partial class DescribeDelegationTokenRequest : IKafkaRequest<Descr
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(PrincipalType, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(PrincipalName, version >= 2);
-            }
+            writer.WriteString(PrincipalType, version >= 2);
+            writer.WriteString(PrincipalName, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -194,8 +184,8 @@ public sealed partial class DescribeDelegationTokenRequest : IKafkaRequest<Descr
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(PrincipalType, version >= 2);
-            if (true) size += ProtocolSize.String(PrincipalName, version >= 2);
+            size += ProtocolSize.String(PrincipalType, version >= 2);
+            size += ProtocolSize.String(PrincipalName, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -213,14 +203,8 @@ public sealed partial class DescribeDelegationTokenRequest : IKafkaRequest<Descr
         public static DescribeDelegationTokenOwner Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeDelegationTokenOwner();
-            if (true)
-            {
-                result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
-            }
-            if (true)
-            {
-                result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
-            }
+            result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
+            result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -45,30 +45,21 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeDelegationTokenResponse", version);
-        if (true)
+        writer.WriteInt16(ErrorCode);
+        if (Tokens is null)
         {
-            writer.WriteInt16(ErrorCode);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Tokens", version);
+            writer.WriteArrayLength(-1, version >= 2);
         }
-        if (true)
+        else
         {
-            if (Tokens is null)
+            writer.WriteArrayLength(Tokens.Count, version >= 2);
+            foreach (var element in Tokens)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Tokens", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Tokens.Count, version >= 2);
-                foreach (var element in Tokens)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -87,9 +78,9 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += (Tokens is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Tokens.Count, version >= 2) + SizeOfTokens(Tokens, version));
-        if (true) size += 4;
+        size += 2;
+        size += (Tokens is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Tokens.Count, version >= 2) + SizeOfTokens(Tokens, version));
+        size += 4;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -115,11 +106,7 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeDelegationTokenResponse", version);
         var result = new DescribeDelegationTokenResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
+        result.ErrorCode = reader.ReadInt16();
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -136,10 +123,7 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
                 result.Tokens = list;
             }
         }
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -199,14 +183,8 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(PrincipalType, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(PrincipalName, version >= 2);
-            }
+            writer.WriteString(PrincipalType, version >= 2);
+            writer.WriteString(PrincipalName, version >= 2);
             if (version >= 3)
             {
                 writer.WriteString(TokenRequesterPrincipalType, version >= 2);
@@ -223,40 +201,22 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
             {
                 throw ProtocolErrors.FieldNotSupported("DescribedDelegationToken.TokenRequesterPrincipalName", version);
             }
-            if (true)
+            writer.WriteInt64(IssueTimestamp);
+            writer.WriteInt64(ExpiryTimestamp);
+            writer.WriteInt64(MaxTimestamp);
+            writer.WriteString(TokenId, version >= 2);
+            writer.WriteBytes(Hmac, version >= 2);
+            if (Renewers is null)
             {
-                writer.WriteInt64(IssueTimestamp);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Renewers", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                writer.WriteInt64(ExpiryTimestamp);
-            }
-            if (true)
-            {
-                writer.WriteInt64(MaxTimestamp);
-            }
-            if (true)
-            {
-                writer.WriteString(TokenId, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteBytes(Hmac, version >= 2);
-            }
-            if (true)
-            {
-                if (Renewers is null)
+                writer.WriteArrayLength(Renewers.Count, version >= 2);
+                foreach (var element in Renewers)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Renewers", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Renewers.Count, version >= 2);
-                    foreach (var element in Renewers)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -277,16 +237,16 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(PrincipalType, version >= 2);
-            if (true) size += ProtocolSize.String(PrincipalName, version >= 2);
+            size += ProtocolSize.String(PrincipalType, version >= 2);
+            size += ProtocolSize.String(PrincipalName, version >= 2);
             if (version >= 3) size += ProtocolSize.String(TokenRequesterPrincipalType, version >= 2);
             if (version >= 3) size += ProtocolSize.String(TokenRequesterPrincipalName, version >= 2);
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += ProtocolSize.String(TokenId, version >= 2);
-            if (true) size += ProtocolSize.Bytes(Hmac, version >= 2);
-            if (true) size += (Renewers is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Renewers.Count, version >= 2) + SizeOfRenewers(Renewers, version));
+            size += 8;
+            size += 8;
+            size += 8;
+            size += ProtocolSize.String(TokenId, version >= 2);
+            size += ProtocolSize.Bytes(Hmac, version >= 2);
+            size += (Renewers is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Renewers.Count, version >= 2) + SizeOfRenewers(Renewers, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -311,14 +271,8 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
         public static DescribedDelegationToken Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribedDelegationToken();
-            if (true)
-            {
-                result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
-            }
-            if (true)
-            {
-                result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
-            }
+            result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
+            result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
             if (version >= 3)
             {
                 result.TokenRequesterPrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenRequesterPrincipalType", version);
@@ -327,27 +281,11 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
             {
                 result.TokenRequesterPrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenRequesterPrincipalName", version);
             }
-            if (true)
-            {
-                result.IssueTimestamp = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.ExpiryTimestamp = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.MaxTimestamp = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.TokenId = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenId", version);
-            }
-            if (true)
-            {
-                result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
-            }
-            if (true)
+            result.IssueTimestamp = reader.ReadInt64();
+            result.ExpiryTimestamp = reader.ReadInt64();
+            result.MaxTimestamp = reader.ReadInt64();
+            result.TokenId = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("TokenId", version);
+            result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -400,14 +338,8 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(PrincipalType, version >= 2);
-            }
-            if (true)
-            {
-                writer.WriteString(PrincipalName, version >= 2);
-            }
+            writer.WriteString(PrincipalType, version >= 2);
+            writer.WriteString(PrincipalName, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -426,8 +358,8 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(PrincipalType, version >= 2);
-            if (true) size += ProtocolSize.String(PrincipalName, version >= 2);
+            size += ProtocolSize.String(PrincipalType, version >= 2);
+            size += ProtocolSize.String(PrincipalName, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -445,14 +377,8 @@ public sealed partial class DescribeDelegationTokenResponse : IKafkaResponse<Des
         public static DescribedDelegationTokenRenewer Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribedDelegationTokenRenewer();
-            if (true)
-            {
-                result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
-            }
-            if (true)
-            {
-                result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
-            }
+            result.PrincipalType = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalType", version);
+            result.PrincipalName = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("PrincipalName", version);
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

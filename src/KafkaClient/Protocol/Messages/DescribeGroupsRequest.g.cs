@@ -60,20 +60,17 @@ public sealed partial class DescribeGroupsRequest : IKafkaRequest<DescribeGroups
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeGroupsRequest", version);
-        if (true)
+        if (Groups is null)
         {
-            if (Groups is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
+            writer.WriteArrayLength(-1, version >= 5);
+        }
+        else
+        {
+            writer.WriteArrayLength(Groups.Count, version >= 5);
+            foreach (var element in Groups)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
-                writer.WriteArrayLength(-1, version >= 5);
-            }
-            else
-            {
-                writer.WriteArrayLength(Groups.Count, version >= 5);
-                foreach (var element in Groups)
-                {
-                    writer.WriteString(element, version >= 5);
-                }
+                writer.WriteString(element, version >= 5);
             }
         }
         if (version >= 3)
@@ -102,7 +99,7 @@ public sealed partial class DescribeGroupsRequest : IKafkaRequest<DescribeGroups
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Groups.Count, version >= 5) + SizeOfGroups(Groups, version));
+        size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Groups.Count, version >= 5) + SizeOfGroups(Groups, version));
         if (version >= 3) size += 1;
         if (version >= 5)
         {
@@ -129,7 +126,6 @@ public sealed partial class DescribeGroupsRequest : IKafkaRequest<DescribeGroups
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeGroupsRequest", version);
         var result = new DescribeGroupsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 5);
             if (count < 0)

@@ -50,20 +50,17 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Groups is null)
         {
-            if (Groups is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
+            writer.WriteArrayLength(-1, version >= 5);
+        }
+        else
+        {
+            writer.WriteArrayLength(Groups.Count, version >= 5);
+            foreach (var element in Groups)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
-                writer.WriteArrayLength(-1, version >= 5);
-            }
-            else
-            {
-                writer.WriteArrayLength(Groups.Count, version >= 5);
-                foreach (var element in Groups)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 5)
@@ -85,7 +82,7 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
     {
         int size = 0;
         if (version >= 1) size += 4;
-        if (true) size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Groups.Count, version >= 5) + SizeOfGroups(Groups, version));
+        size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Groups.Count, version >= 5) + SizeOfGroups(Groups, version));
         if (version >= 5)
         {
             int taggedCount = 0;
@@ -115,7 +112,6 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 5);
             if (count < 0)
@@ -185,10 +181,7 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt16(ErrorCode);
             if (version >= 6)
             {
                 if (ErrorMessage is null && !(version >= 6)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
@@ -198,36 +191,21 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
             {
                 throw ProtocolErrors.FieldNotSupported("DescribedGroup.ErrorMessage", version);
             }
-            if (true)
+            writer.WriteString(GroupId, version >= 5);
+            writer.WriteString(GroupState, version >= 5);
+            writer.WriteString(ProtocolType, version >= 5);
+            writer.WriteString(ProtocolData, version >= 5);
+            if (Members is null)
             {
-                writer.WriteString(GroupId, version >= 5);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
+                writer.WriteArrayLength(-1, version >= 5);
             }
-            if (true)
+            else
             {
-                writer.WriteString(GroupState, version >= 5);
-            }
-            if (true)
-            {
-                writer.WriteString(ProtocolType, version >= 5);
-            }
-            if (true)
-            {
-                writer.WriteString(ProtocolData, version >= 5);
-            }
-            if (true)
-            {
-                if (Members is null)
+                writer.WriteArrayLength(Members.Count, version >= 5);
+                foreach (var element in Members)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
-                    writer.WriteArrayLength(-1, version >= 5);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Members.Count, version >= 5);
-                    foreach (var element in Members)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 3)
@@ -256,13 +234,13 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
+            size += 2;
             if (version >= 6) size += ProtocolSize.String(ErrorMessage, version >= 5);
-            if (true) size += ProtocolSize.String(GroupId, version >= 5);
-            if (true) size += ProtocolSize.String(GroupState, version >= 5);
-            if (true) size += ProtocolSize.String(ProtocolType, version >= 5);
-            if (true) size += ProtocolSize.String(ProtocolData, version >= 5);
-            if (true) size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Members.Count, version >= 5) + SizeOfMembers(Members, version));
+            size += ProtocolSize.String(GroupId, version >= 5);
+            size += ProtocolSize.String(GroupState, version >= 5);
+            size += ProtocolSize.String(ProtocolType, version >= 5);
+            size += ProtocolSize.String(ProtocolData, version >= 5);
+            size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 5) : ProtocolSize.ArrayLength(Members.Count, version >= 5) + SizeOfMembers(Members, version));
             if (version >= 3) size += 4;
             if (version >= 5)
             {
@@ -288,32 +266,16 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         public static DescribedGroup Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribedGroup();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 6)
             {
                 result.ErrorMessage = reader.ReadString(version >= 5);
                 if (result.ErrorMessage is null && !(version >= 6)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
             }
-            if (true)
-            {
-                result.GroupId = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-            }
-            if (true)
-            {
-                result.GroupState = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);
-            }
-            if (true)
-            {
-                result.ProtocolType = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
-            }
-            if (true)
-            {
-                result.ProtocolData = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ProtocolData", version);
-            }
-            if (true)
+            result.GroupId = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+            result.GroupState = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);
+            result.ProtocolType = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
+            result.ProtocolData = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ProtocolData", version);
             {
                 int count = reader.ReadArrayLength(version >= 5);
                 if (count < 0)
@@ -382,10 +344,7 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(MemberId, version >= 5);
-            }
+            writer.WriteString(MemberId, version >= 5);
             if (version >= 4)
             {
                 if (GroupInstanceId is null && !(version >= 4)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
@@ -395,22 +354,10 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteString(ClientId, version >= 5);
-            }
-            if (true)
-            {
-                writer.WriteString(ClientHost, version >= 5);
-            }
-            if (true)
-            {
-                writer.WriteBytes(MemberMetadata, version >= 5);
-            }
-            if (true)
-            {
-                writer.WriteBytes(MemberAssignment, version >= 5);
-            }
+            writer.WriteString(ClientId, version >= 5);
+            writer.WriteString(ClientHost, version >= 5);
+            writer.WriteBytes(MemberMetadata, version >= 5);
+            writer.WriteBytes(MemberAssignment, version >= 5);
             if (version >= 5)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -429,12 +376,12 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(MemberId, version >= 5);
+            size += ProtocolSize.String(MemberId, version >= 5);
             if (version >= 4) size += ProtocolSize.String(GroupInstanceId, version >= 5);
-            if (true) size += ProtocolSize.String(ClientId, version >= 5);
-            if (true) size += ProtocolSize.String(ClientHost, version >= 5);
-            if (true) size += ProtocolSize.Bytes(MemberMetadata, version >= 5);
-            if (true) size += ProtocolSize.Bytes(MemberAssignment, version >= 5);
+            size += ProtocolSize.String(ClientId, version >= 5);
+            size += ProtocolSize.String(ClientHost, version >= 5);
+            size += ProtocolSize.Bytes(MemberMetadata, version >= 5);
+            size += ProtocolSize.Bytes(MemberAssignment, version >= 5);
             if (version >= 5)
             {
                 int taggedCount = 0;
@@ -452,31 +399,16 @@ public sealed partial class DescribeGroupsResponse : IKafkaResponse<DescribeGrou
         public static DescribedGroupMember Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribedGroupMember();
-            if (true)
-            {
-                result.MemberId = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-            }
+            result.MemberId = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
             if (version >= 4)
             {
                 result.GroupInstanceId = reader.ReadString(version >= 5);
                 if (result.GroupInstanceId is null && !(version >= 4)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
             }
-            if (true)
-            {
-                result.ClientId = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ClientId", version);
-            }
-            if (true)
-            {
-                result.ClientHost = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ClientHost", version);
-            }
-            if (true)
-            {
-                result.MemberMetadata = reader.ReadBytes(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("MemberMetadata", version);
-            }
-            if (true)
-            {
-                result.MemberAssignment = reader.ReadBytes(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("MemberAssignment", version);
-            }
+            result.ClientId = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ClientId", version);
+            result.ClientHost = reader.ReadString(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("ClientHost", version);
+            result.MemberMetadata = reader.ReadBytes(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("MemberMetadata", version);
+            result.MemberAssignment = reader.ReadBytes(version >= 5) ?? throw ProtocolErrors.NullNotAllowed("MemberAssignment", version);
             if (version >= 5)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,19 +57,16 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeLogDirsRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 2);
+            foreach (var element in Topics)
             {
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 2);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -90,7 +87,7 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -116,7 +113,6 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeLogDirsRequest", version);
         var result = new DescribeLogDirsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -168,24 +164,18 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 2)
@@ -206,8 +196,8 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + Partitions.Count * 4);
+            size += ProtocolSize.String(Topic, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + Partitions.Count * 4);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -225,11 +215,7 @@ public sealed partial class DescribeLogDirsRequest : IKafkaRequest<DescribeLogDi
         public static DescribableLogDirTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribableLogDirTopic();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)

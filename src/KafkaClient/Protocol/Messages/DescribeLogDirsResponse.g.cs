@@ -45,10 +45,7 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeLogDirsResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 3)
         {
             writer.WriteInt16(ErrorCode);
@@ -57,20 +54,17 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Results is null)
         {
-            if (Results is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(Results.Count, version >= 2);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 2);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -91,9 +85,9 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 3) size += 2;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Results.Count, version >= 2) + SizeOfResults(Results, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -119,15 +113,11 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeLogDirsResponse", version);
         var result = new DescribeLogDirsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 3)
         {
             result.ErrorCode = reader.ReadInt16();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -188,28 +178,19 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(LogDir, version >= 2);
+            if (Topics is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                writer.WriteString(LogDir, version >= 2);
-            }
-            if (true)
-            {
-                if (Topics is null)
+                writer.WriteArrayLength(Topics.Count, version >= 2);
+                foreach (var element in Topics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Topics.Count, version >= 2);
-                    foreach (var element in Topics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 4)
@@ -246,9 +227,9 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(LogDir, version >= 2);
-            if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
+            size += 2;
+            size += ProtocolSize.String(LogDir, version >= 2);
+            size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Topics.Count, version >= 2) + SizeOfTopics(Topics, version));
             if (version >= 4) size += 8;
             if (version >= 4) size += 8;
             if (version >= 2)
@@ -275,15 +256,8 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         public static DescribeLogDirsResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeLogDirsResult();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.LogDir = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("LogDir", version);
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.LogDir = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("LogDir", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -344,24 +318,18 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -382,8 +350,8 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + SizeOfPartitions(Partitions, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -408,11 +376,7 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         public static DescribeLogDirsTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeLogDirsTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -471,22 +435,10 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt64(PartitionSize);
-            }
-            if (true)
-            {
-                writer.WriteInt64(OffsetLag);
-            }
-            if (true)
-            {
-                writer.WriteBool(IsFutureKey);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt64(PartitionSize);
+            writer.WriteInt64(OffsetLag);
+            writer.WriteBool(IsFutureKey);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -505,10 +457,10 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += 1;
+            size += 4;
+            size += 8;
+            size += 8;
+            size += 1;
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -526,22 +478,10 @@ public sealed partial class DescribeLogDirsResponse : IKafkaResponse<DescribeLog
         public static DescribeLogDirsPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeLogDirsPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.PartitionSize = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.OffsetLag = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.IsFutureKey = reader.ReadBool();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.PartitionSize = reader.ReadInt64();
+            result.OffsetLag = reader.ReadInt64();
+            result.IsFutureKey = reader.ReadBool();
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,20 +57,17 @@ public sealed partial class DescribeProducersRequest : IKafkaRequest<DescribePro
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeProducersRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -91,7 +88,7 @@ public sealed partial class DescribeProducersRequest : IKafkaRequest<DescribePro
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class DescribeProducersRequest : IKafkaRequest<DescribePro
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeProducersRequest", version);
         var result = new DescribeProducersRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -169,24 +165,18 @@ public sealed partial class DescribeProducersRequest : IKafkaRequest<DescribePro
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            if (PartitionIndexes is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionIndexes", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (PartitionIndexes is null)
+                writer.WriteArrayLength(PartitionIndexes.Count, version >= 0);
+                foreach (var element in PartitionIndexes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionIndexes", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(PartitionIndexes.Count, version >= 0);
-                    foreach (var element in PartitionIndexes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -207,8 +197,8 @@ public sealed partial class DescribeProducersRequest : IKafkaRequest<DescribePro
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += (PartitionIndexes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(PartitionIndexes.Count, version >= 0) + PartitionIndexes.Count * 4);
+            size += ProtocolSize.String(Name, version >= 0);
+            size += (PartitionIndexes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(PartitionIndexes.Count, version >= 0) + PartitionIndexes.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -226,11 +216,7 @@ public sealed partial class DescribeProducersRequest : IKafkaRequest<DescribePro
         public static TopicRequest Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicRequest();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

@@ -42,24 +42,18 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeProducersResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -80,8 +74,8 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeProducersResponse", version);
         var result = new DescribeProducersResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -163,24 +153,18 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -201,8 +185,8 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -227,11 +211,7 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         public static TopicResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicResponse();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -290,32 +270,20 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
+            if (ActiveProducers is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("ActiveProducers", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
-            if (true)
-            {
-                if (ActiveProducers is null)
+                writer.WriteArrayLength(ActiveProducers.Count, version >= 0);
+                foreach (var element in ActiveProducers)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("ActiveProducers", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ActiveProducers.Count, version >= 0);
-                    foreach (var element in ActiveProducers)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -336,10 +304,10 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += (ActiveProducers is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveProducers.Count, version >= 0) + SizeOfActiveProducers(ActiveProducers, version));
+            size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += (ActiveProducers is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveProducers.Count, version >= 0) + SizeOfActiveProducers(ActiveProducers, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -364,19 +332,9 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         public static PartitionResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionResponse();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -441,30 +399,12 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt64(ProducerId);
-            }
-            if (true)
-            {
-                writer.WriteInt32(ProducerEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LastSequence);
-            }
-            if (true)
-            {
-                writer.WriteInt64(LastTimestamp);
-            }
-            if (true)
-            {
-                writer.WriteInt32(CoordinatorEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt64(CurrentTxnStartOffset);
-            }
+            writer.WriteInt64(ProducerId);
+            writer.WriteInt32(ProducerEpoch);
+            writer.WriteInt32(LastSequence);
+            writer.WriteInt64(LastTimestamp);
+            writer.WriteInt32(CoordinatorEpoch);
+            writer.WriteInt64(CurrentTxnStartOffset);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -483,12 +423,12 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 8;
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 8;
+            size += 4;
+            size += 4;
+            size += 8;
+            size += 4;
+            size += 8;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -506,30 +446,12 @@ public sealed partial class DescribeProducersResponse : IKafkaResponse<DescribeP
         public static ProducerState Read(ref ProtocolReader reader, short version)
         {
             var result = new ProducerState();
-            if (true)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.ProducerEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LastSequence = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LastTimestamp = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.CoordinatorEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.CurrentTxnStartOffset = reader.ReadInt64();
-            }
+            result.ProducerId = reader.ReadInt64();
+            result.ProducerEpoch = reader.ReadInt32();
+            result.LastSequence = reader.ReadInt32();
+            result.LastTimestamp = reader.ReadInt64();
+            result.CoordinatorEpoch = reader.ReadInt32();
+            result.CurrentTxnStartOffset = reader.ReadInt64();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

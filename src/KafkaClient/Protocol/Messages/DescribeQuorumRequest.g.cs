@@ -57,20 +57,17 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeQuorumRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -91,7 +88,7 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeQuorumRequest", version);
         var result = new DescribeQuorumRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -169,24 +165,18 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(TopicName, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(TopicName, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -207,8 +197,8 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(TopicName, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(TopicName, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -233,11 +223,7 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
         public static TopicData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicData();
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
+            result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -287,10 +273,7 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
+            writer.WriteInt32(PartitionIndex);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -309,7 +292,7 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -327,10 +310,7 @@ public sealed partial class DescribeQuorumRequest : IKafkaRequest<DescribeQuorum
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
+            result.PartitionIndex = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -48,10 +48,7 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeQuorumResponse", version);
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
+        writer.WriteInt16(ErrorCode);
         if (version >= 2)
         {
             if (ErrorMessage is null && !(version >= 2)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
@@ -61,20 +58,17 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -115,9 +109,9 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
+        size += 2;
         if (version >= 2) size += ProtocolSize.String(ErrorMessage, version >= 0);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 2) size += (Nodes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Nodes.Count, version >= 0) + SizeOfNodes(Nodes, version));
         if (version >= 0)
         {
@@ -151,16 +145,12 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeQuorumResponse", version);
         var result = new DescribeQuorumResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
+        result.ErrorCode = reader.ReadInt16();
         if (version >= 2)
         {
             result.ErrorMessage = reader.ReadString(version >= 0);
             if (result.ErrorMessage is null && !(version >= 2)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -238,10 +228,7 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(ReplicaId);
-            }
+            writer.WriteInt32(ReplicaId);
             if (version >= 2)
             {
                 writer.WriteUuid(ReplicaDirectoryId);
@@ -250,10 +237,7 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
             {
                 throw ProtocolErrors.FieldNotSupported("ReplicaState.ReplicaDirectoryId", version);
             }
-            if (true)
-            {
-                writer.WriteInt64(LogEndOffset);
-            }
+            writer.WriteInt64(LogEndOffset);
             if (version >= 1)
             {
                 writer.WriteInt64(LastFetchTimestamp);
@@ -288,9 +272,9 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
+            size += 4;
             if (version >= 2) size += 16;
-            if (true) size += 8;
+            size += 8;
             if (version >= 1) size += 8;
             if (version >= 1) size += 8;
             if (version >= 0)
@@ -310,18 +294,12 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         public static ReplicaState Read(ref ProtocolReader reader, short version)
         {
             var result = new ReplicaState();
-            if (true)
-            {
-                result.ReplicaId = reader.ReadInt32();
-            }
+            result.ReplicaId = reader.ReadInt32();
             if (version >= 2)
             {
                 result.ReplicaDirectoryId = reader.ReadUuid();
             }
-            if (true)
-            {
-                result.LogEndOffset = reader.ReadInt64();
-            }
+            result.LogEndOffset = reader.ReadInt64();
             if (version >= 1)
             {
                 result.LastFetchTimestamp = reader.ReadInt64();
@@ -366,24 +344,18 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(TopicName, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(TopicName, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -404,8 +376,8 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(TopicName, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(TopicName, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -430,11 +402,7 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         public static TopicData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicData();
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
+            result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -505,14 +473,8 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
             if (version >= 2)
             {
                 if (ErrorMessage is null && !(version >= 2)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
@@ -522,48 +484,33 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
+            writer.WriteInt32(LeaderId);
+            writer.WriteInt32(LeaderEpoch);
+            writer.WriteInt64(HighWatermark);
+            if (CurrentVoters is null)
             {
-                writer.WriteInt32(LeaderId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("CurrentVoters", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(LeaderEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt64(HighWatermark);
-            }
-            if (true)
-            {
-                if (CurrentVoters is null)
+                writer.WriteArrayLength(CurrentVoters.Count, version >= 0);
+                foreach (var element in CurrentVoters)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("CurrentVoters", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(CurrentVoters.Count, version >= 0);
-                    foreach (var element in CurrentVoters)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (Observers is null)
             {
-                if (Observers is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Observers", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(Observers.Count, version >= 0);
+                foreach (var element in Observers)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Observers", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Observers.Count, version >= 0);
-                    foreach (var element in Observers)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -584,14 +531,14 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             if (version >= 2) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 8;
-            if (true) size += (CurrentVoters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(CurrentVoters.Count, version >= 0) + SizeOfCurrentVoters(CurrentVoters, version));
-            if (true) size += (Observers is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Observers.Count, version >= 0) + SizeOfObservers(Observers, version));
+            size += 4;
+            size += 4;
+            size += 8;
+            size += (CurrentVoters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(CurrentVoters.Count, version >= 0) + SizeOfCurrentVoters(CurrentVoters, version));
+            size += (Observers is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Observers.Count, version >= 0) + SizeOfObservers(Observers, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -623,32 +570,16 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 2)
             {
                 result.ErrorMessage = reader.ReadString(version >= 0);
                 if (result.ErrorMessage is null && !(version >= 2)) throw ProtocolErrors.NullNotAllowed("ErrorMessage", version);
             }
-            if (true)
-            {
-                result.LeaderId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.HighWatermark = reader.ReadInt64();
-            }
-            if (true)
+            result.LeaderId = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
+            result.HighWatermark = reader.ReadInt64();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -665,7 +596,6 @@ public sealed partial class DescribeQuorumResponse : IKafkaResponse<DescribeQuor
                     result.CurrentVoters = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

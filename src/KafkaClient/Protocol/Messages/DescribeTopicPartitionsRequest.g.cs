@@ -63,37 +63,28 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTopicPartitionsRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        writer.WriteInt32(ResponsePartitionLimit);
+        if (Cursor is null)
         {
-            writer.WriteInt32(ResponsePartitionLimit);
+            writer.WriteInt8(-1);
         }
-        if (true)
+        else
         {
-            if (Cursor is null)
-            {
-                writer.WriteInt8(-1);
-            }
-            else
-            {
-                writer.WriteInt8(1);
-                Cursor.Write(ref writer, version);
-            }
+            writer.WriteInt8(1);
+            Cursor.Write(ref writer, version);
         }
         if (version >= 0)
         {
@@ -113,9 +104,9 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
-        if (true) size += 4;
-        if (true) size += (Cursor is null ? 1 : Cursor.ComputeSize(version) + (true ? 1 : 0));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Cursor is null ? 1 : Cursor.ComputeSize(version) + (true ? 1 : 0));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -141,7 +132,6 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTopicPartitionsRequest", version);
         var result = new DescribeTopicPartitionsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -158,14 +148,8 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.ResponsePartitionLimit = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.Cursor = reader.ReadInt8() < 0 ? null : DescribeTopicPartitionsRequest.CursorData.Read(ref reader, version);
-        }
+        result.ResponsePartitionLimit = reader.ReadInt32();
+        result.Cursor = reader.ReadInt8() < 0 ? null : DescribeTopicPartitionsRequest.CursorData.Read(ref reader, version);
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -198,10 +182,7 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 0);
-            }
+            writer.WriteString(Name, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -220,7 +201,7 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
+            size += ProtocolSize.String(Name, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -238,10 +219,7 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
         public static TopicRequest Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicRequest();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -278,14 +256,8 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(TopicName, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
+            writer.WriteString(TopicName, version >= 0);
+            writer.WriteInt32(PartitionIndex);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -304,8 +276,8 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(TopicName, version >= 0);
-            if (true) size += 4;
+            size += ProtocolSize.String(TopicName, version >= 0);
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -323,14 +295,8 @@ public sealed partial class DescribeTopicPartitionsRequest : IKafkaRequest<Descr
         public static CursorData Read(ref ProtocolReader reader, short version)
         {
             var result = new CursorData();
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
+            result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
+            result.PartitionIndex = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

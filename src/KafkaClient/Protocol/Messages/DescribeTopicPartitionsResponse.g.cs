@@ -45,37 +45,28 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTopicPartitionsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (NextCursor is null)
         {
-            if (NextCursor is null)
-            {
-                writer.WriteInt8(-1);
-            }
-            else
-            {
-                writer.WriteInt8(1);
-                NextCursor.Write(ref writer, version);
-            }
+            writer.WriteInt8(-1);
+        }
+        else
+        {
+            writer.WriteInt8(1);
+            NextCursor.Write(ref writer, version);
         }
         if (version >= 0)
         {
@@ -95,9 +86,9 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
-        if (true) size += (NextCursor is null ? 1 : NextCursor.ComputeSize(version) + (true ? 1 : 0));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += (NextCursor is null ? 1 : NextCursor.ComputeSize(version) + (true ? 1 : 0));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -123,11 +114,7 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTopicPartitionsResponse", version);
         var result = new DescribeTopicPartitionsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -144,10 +131,7 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.NextCursor = reader.ReadInt8() < 0 ? null : DescribeTopicPartitionsResponse.Cursor.Read(ref reader, version);
-        }
+        result.NextCursor = reader.ReadInt8() < 0 ? null : DescribeTopicPartitionsResponse.Cursor.Read(ref reader, version);
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -195,42 +179,24 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(Name, version >= 0);
+            writer.WriteUuid(TopicId);
+            writer.WriteBool(IsInternal);
+            if (Partitions is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(Name, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteUuid(TopicId);
-            }
-            if (true)
-            {
-                writer.WriteBool(IsInternal);
-            }
-            if (true)
-            {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
-            {
-                writer.WriteInt32(TopicAuthorizedOperations);
-            }
+            writer.WriteInt32(TopicAuthorizedOperations);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -249,12 +215,12 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += 16;
-            if (true) size += 1;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
-            if (true) size += 4;
+            size += 2;
+            size += ProtocolSize.String(Name, version >= 0);
+            size += 16;
+            size += 1;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -279,23 +245,10 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         public static DescribeTopicPartitionsResponseTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeTopicPartitionsResponseTopic();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
-            {
-                result.IsInternal = reader.ReadBool();
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.Name = reader.ReadString(version >= 0);
+            result.TopicId = reader.ReadUuid();
+            result.IsInternal = reader.ReadBool();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -312,10 +265,7 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
                     result.Partitions = list;
                 }
             }
-            if (true)
-            {
-                result.TopicAuthorizedOperations = reader.ReadInt32();
-            }
+            result.TopicAuthorizedOperations = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -373,98 +323,71 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt32(LeaderId);
+            writer.WriteInt32(LeaderEpoch);
+            if (ReplicaNodes is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("ReplicaNodes", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderId);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderEpoch);
-            }
-            if (true)
-            {
-                if (ReplicaNodes is null)
+                writer.WriteArrayLength(ReplicaNodes.Count, version >= 0);
+                foreach (var element in ReplicaNodes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("ReplicaNodes", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ReplicaNodes.Count, version >= 0);
-                    foreach (var element in ReplicaNodes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (IsrNodes is null)
             {
-                if (IsrNodes is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("IsrNodes", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(IsrNodes.Count, version >= 0);
+                foreach (var element in IsrNodes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("IsrNodes", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(IsrNodes.Count, version >= 0);
-                    foreach (var element in IsrNodes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (EligibleLeaderReplicas is null)
             {
-                if (EligibleLeaderReplicas is null)
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(EligibleLeaderReplicas.Count, version >= 0);
+                foreach (var element in EligibleLeaderReplicas)
                 {
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(EligibleLeaderReplicas.Count, version >= 0);
-                    foreach (var element in EligibleLeaderReplicas)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (LastKnownElr is null)
             {
-                if (LastKnownElr is null)
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(LastKnownElr.Count, version >= 0);
+                foreach (var element in LastKnownElr)
                 {
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(LastKnownElr.Count, version >= 0);
-                    foreach (var element in LastKnownElr)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (OfflineReplicas is null)
             {
-                if (OfflineReplicas is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("OfflineReplicas", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(OfflineReplicas.Count, version >= 0);
+                foreach (var element in OfflineReplicas)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("OfflineReplicas", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(OfflineReplicas.Count, version >= 0);
-                    foreach (var element in OfflineReplicas)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -485,15 +408,15 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += (ReplicaNodes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ReplicaNodes.Count, version >= 0) + ReplicaNodes.Count * 4);
-            if (true) size += (IsrNodes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(IsrNodes.Count, version >= 0) + IsrNodes.Count * 4);
-            if (true) size += (EligibleLeaderReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(EligibleLeaderReplicas.Count, version >= 0) + EligibleLeaderReplicas.Count * 4);
-            if (true) size += (LastKnownElr is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(LastKnownElr.Count, version >= 0) + LastKnownElr.Count * 4);
-            if (true) size += (OfflineReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(OfflineReplicas.Count, version >= 0) + OfflineReplicas.Count * 4);
+            size += 2;
+            size += 4;
+            size += 4;
+            size += 4;
+            size += (ReplicaNodes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ReplicaNodes.Count, version >= 0) + ReplicaNodes.Count * 4);
+            size += (IsrNodes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(IsrNodes.Count, version >= 0) + IsrNodes.Count * 4);
+            size += (EligibleLeaderReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(EligibleLeaderReplicas.Count, version >= 0) + EligibleLeaderReplicas.Count * 4);
+            size += (LastKnownElr is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(LastKnownElr.Count, version >= 0) + LastKnownElr.Count * 4);
+            size += (OfflineReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(OfflineReplicas.Count, version >= 0) + OfflineReplicas.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -511,23 +434,10 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         public static DescribeTopicPartitionsResponsePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeTopicPartitionsResponsePartition();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.PartitionIndex = reader.ReadInt32();
+            result.LeaderId = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -544,7 +454,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
                     result.ReplicaNodes = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -561,7 +470,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
                     result.IsrNodes = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -578,7 +486,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
                     result.EligibleLeaderReplicas = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -595,7 +502,6 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
                     result.LastKnownElr = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -648,14 +554,8 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(TopicName, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
+            writer.WriteString(TopicName, version >= 0);
+            writer.WriteInt32(PartitionIndex);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -674,8 +574,8 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(TopicName, version >= 0);
-            if (true) size += 4;
+            size += ProtocolSize.String(TopicName, version >= 0);
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -693,14 +593,8 @@ public sealed partial class DescribeTopicPartitionsResponse : IKafkaResponse<Des
         public static Cursor Read(ref ProtocolReader reader, short version)
         {
             var result = new Cursor();
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
+            result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
+            result.PartitionIndex = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

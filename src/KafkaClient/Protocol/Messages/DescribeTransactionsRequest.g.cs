@@ -57,20 +57,17 @@ public sealed partial class DescribeTransactionsRequest : IKafkaRequest<Describe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTransactionsRequest", version);
-        if (true)
+        if (TransactionalIds is null)
         {
-            if (TransactionalIds is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("TransactionalIds", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(TransactionalIds.Count, version >= 0);
+            foreach (var element in TransactionalIds)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("TransactionalIds", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(TransactionalIds.Count, version >= 0);
-                foreach (var element in TransactionalIds)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
         if (version >= 0)
@@ -91,7 +88,7 @@ public sealed partial class DescribeTransactionsRequest : IKafkaRequest<Describe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (TransactionalIds is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TransactionalIds.Count, version >= 0) + SizeOfTransactionalIds(TransactionalIds, version));
+        size += (TransactionalIds is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TransactionalIds.Count, version >= 0) + SizeOfTransactionalIds(TransactionalIds, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class DescribeTransactionsRequest : IKafkaRequest<Describe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTransactionsRequest", version);
         var result = new DescribeTransactionsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)

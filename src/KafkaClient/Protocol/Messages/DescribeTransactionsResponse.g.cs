@@ -42,24 +42,18 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTransactionsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (TransactionStates is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("TransactionStates", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (TransactionStates is null)
+            writer.WriteArrayLength(TransactionStates.Count, version >= 0);
+            foreach (var element in TransactionStates)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("TransactionStates", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(TransactionStates.Count, version >= 0);
-                foreach (var element in TransactionStates)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -80,8 +74,8 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (TransactionStates is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TransactionStates.Count, version >= 0) + SizeOfTransactionStates(TransactionStates, version));
+        size += 4;
+        size += (TransactionStates is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TransactionStates.Count, version >= 0) + SizeOfTransactionStates(TransactionStates, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeTransactionsResponse", version);
         var result = new DescribeTransactionsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -181,48 +171,24 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(TransactionalId, version >= 0);
+            writer.WriteString(TransactionState, version >= 0);
+            writer.WriteInt32(TransactionTimeoutMs);
+            writer.WriteInt64(TransactionStartTimeMs);
+            writer.WriteInt64(ProducerId);
+            writer.WriteInt16(ProducerEpoch);
+            if (Topics is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(TransactionalId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(TransactionState, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(TransactionTimeoutMs);
-            }
-            if (true)
-            {
-                writer.WriteInt64(TransactionStartTimeMs);
-            }
-            if (true)
-            {
-                writer.WriteInt64(ProducerId);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ProducerEpoch);
-            }
-            if (true)
-            {
-                if (Topics is null)
+                writer.WriteArrayLength(Topics.Count, version >= 0);
+                foreach (var element in Topics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Topics.Count, version >= 0);
-                    foreach (var element in Topics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -243,14 +209,14 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(TransactionalId, version >= 0);
-            if (true) size += ProtocolSize.String(TransactionState, version >= 0);
-            if (true) size += 4;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += 2;
-            if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+            size += 2;
+            size += ProtocolSize.String(TransactionalId, version >= 0);
+            size += ProtocolSize.String(TransactionState, version >= 0);
+            size += 4;
+            size += 8;
+            size += 8;
+            size += 2;
+            size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -275,35 +241,13 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
         public static TransactionStateData Read(ref ProtocolReader reader, short version)
         {
             var result = new TransactionStateData();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.TransactionalId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
-            }
-            if (true)
-            {
-                result.TransactionState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionState", version);
-            }
-            if (true)
-            {
-                result.TransactionTimeoutMs = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.TransactionStartTimeMs = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.ProducerEpoch = reader.ReadInt16();
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.TransactionalId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
+            result.TransactionState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionState", version);
+            result.TransactionTimeoutMs = reader.ReadInt32();
+            result.TransactionStartTimeMs = reader.ReadInt64();
+            result.ProducerId = reader.ReadInt64();
+            result.ProducerEpoch = reader.ReadInt16();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -356,24 +300,18 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -394,8 +332,8 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += ProtocolSize.String(Topic, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -413,11 +351,7 @@ public sealed partial class DescribeTransactionsResponse : IKafkaResponse<Descri
         public static TopicData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicData();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

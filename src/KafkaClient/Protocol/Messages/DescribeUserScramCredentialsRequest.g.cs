@@ -57,19 +57,16 @@ public sealed partial class DescribeUserScramCredentialsRequest : IKafkaRequest<
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeUserScramCredentialsRequest", version);
-        if (true)
+        if (Users is null)
         {
-            if (Users is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Users.Count, version >= 0);
+            foreach (var element in Users)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Users.Count, version >= 0);
-                foreach (var element in Users)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -90,7 +87,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : IKafkaRequest<
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Users is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Users.Count, version >= 0) + SizeOfUsers(Users, version));
+        size += (Users is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Users.Count, version >= 0) + SizeOfUsers(Users, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -116,7 +113,6 @@ public sealed partial class DescribeUserScramCredentialsRequest : IKafkaRequest<
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeUserScramCredentialsRequest", version);
         var result = new DescribeUserScramCredentialsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -165,10 +161,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : IKafkaRequest<
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 0);
-            }
+            writer.WriteString(Name, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -187,7 +180,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : IKafkaRequest<
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
+            size += ProtocolSize.String(Name, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -205,10 +198,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : IKafkaRequest<
         public static UserName Read(ref ProtocolReader reader, short version)
         {
             var result = new UserName();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

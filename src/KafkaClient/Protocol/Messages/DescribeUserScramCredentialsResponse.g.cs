@@ -48,32 +48,20 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeUserScramCredentialsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
+        if (Results is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
-        if (true)
-        {
-            if (Results is null)
+            writer.WriteArrayLength(Results.Count, version >= 0);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 0);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -94,10 +82,10 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -123,19 +111,9 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("DescribeUserScramCredentialsResponse", version);
         var result = new DescribeUserScramCredentialsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -193,32 +171,20 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(User, version >= 0);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
+            if (CredentialInfos is null)
             {
-                writer.WriteString(User, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("CredentialInfos", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
-            if (true)
-            {
-                if (CredentialInfos is null)
+                writer.WriteArrayLength(CredentialInfos.Count, version >= 0);
+                foreach (var element in CredentialInfos)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("CredentialInfos", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(CredentialInfos.Count, version >= 0);
-                    foreach (var element in CredentialInfos)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -239,10 +205,10 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(User, version >= 0);
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += (CredentialInfos is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(CredentialInfos.Count, version >= 0) + SizeOfCredentialInfos(CredentialInfos, version));
+            size += ProtocolSize.String(User, version >= 0);
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += (CredentialInfos is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(CredentialInfos.Count, version >= 0) + SizeOfCredentialInfos(CredentialInfos, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -267,19 +233,9 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
         public static DescribeUserScramCredentialsResult Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribeUserScramCredentialsResult();
-            if (true)
-            {
-                result.User = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("User", version);
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
+            result.User = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("User", version);
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -332,14 +288,8 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt8(Mechanism);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Iterations);
-            }
+            writer.WriteInt8(Mechanism);
+            writer.WriteInt32(Iterations);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -358,8 +308,8 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += 4;
+            size += 1;
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -377,14 +327,8 @@ public sealed partial class DescribeUserScramCredentialsResponse : IKafkaRespons
         public static CredentialInfo Read(ref ProtocolReader reader, short version)
         {
             var result = new CredentialInfo();
-            if (true)
-            {
-                result.Mechanism = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.Iterations = reader.ReadInt32();
-            }
+            result.Mechanism = reader.ReadInt8();
+            result.Iterations = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

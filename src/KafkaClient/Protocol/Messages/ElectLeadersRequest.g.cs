@@ -71,25 +71,19 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
         {
             throw ProtocolErrors.FieldNotSupported("ElectLeadersRequest.ElectionType", version);
         }
-        if (true)
+        if (TopicPartitions is null)
         {
-            if (TopicPartitions is null)
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(TopicPartitions.Count, version >= 2);
+            foreach (var element in TopicPartitions)
             {
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(TopicPartitions.Count, version >= 2);
-                foreach (var element in TopicPartitions)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(TimeoutMs);
-        }
+        writer.WriteInt32(TimeoutMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -109,8 +103,8 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
     {
         int size = 0;
         if (version >= 1) size += 1;
-        if (true) size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 2) + SizeOfTopicPartitions(TopicPartitions, version));
-        if (true) size += 4;
+        size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 2) + SizeOfTopicPartitions(TopicPartitions, version));
+        size += 4;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -140,7 +134,6 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
         {
             result.ElectionType = reader.ReadInt8();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -157,10 +150,7 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
                 result.TopicPartitions = list;
             }
         }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
+        result.TimeoutMs = reader.ReadInt32();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -196,24 +186,18 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 2);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 2);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 2);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 2)
@@ -234,8 +218,8 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 2);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + Partitions.Count * 4);
+            size += ProtocolSize.String(Topic, version >= 2);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(Partitions.Count, version >= 2) + Partitions.Count * 4);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -253,11 +237,7 @@ public sealed partial class ElectLeadersRequest : IKafkaRequest<ElectLeadersResp
         public static TopicPartitionsData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartitionsData();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)

@@ -45,10 +45,7 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ElectLeadersResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 1)
         {
             writer.WriteInt16(ErrorCode);
@@ -57,20 +54,17 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         {
             throw ProtocolErrors.FieldNotSupported("ElectLeadersResponse.ErrorCode", version);
         }
-        if (true)
+        if (ReplicaElectionResults is null)
         {
-            if (ReplicaElectionResults is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("ReplicaElectionResults", version);
+            writer.WriteArrayLength(-1, version >= 2);
+        }
+        else
+        {
+            writer.WriteArrayLength(ReplicaElectionResults.Count, version >= 2);
+            foreach (var element in ReplicaElectionResults)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("ReplicaElectionResults", version);
-                writer.WriteArrayLength(-1, version >= 2);
-            }
-            else
-            {
-                writer.WriteArrayLength(ReplicaElectionResults.Count, version >= 2);
-                foreach (var element in ReplicaElectionResults)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 2)
@@ -91,9 +85,9 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 1) size += 2;
-        if (true) size += (ReplicaElectionResults is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(ReplicaElectionResults.Count, version >= 2) + SizeOfReplicaElectionResults(ReplicaElectionResults, version));
+        size += (ReplicaElectionResults is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(ReplicaElectionResults.Count, version >= 2) + SizeOfReplicaElectionResults(ReplicaElectionResults, version));
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -119,15 +113,11 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ElectLeadersResponse", version);
         var result = new ElectLeadersResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 1)
         {
             result.ErrorCode = reader.ReadInt16();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 2);
             if (count < 0)
@@ -179,24 +169,18 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 2);
+            if (PartitionResult is null)
             {
-                writer.WriteString(Topic, version >= 2);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionResult", version);
+                writer.WriteArrayLength(-1, version >= 2);
             }
-            if (true)
+            else
             {
-                if (PartitionResult is null)
+                writer.WriteArrayLength(PartitionResult.Count, version >= 2);
+                foreach (var element in PartitionResult)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionResult", version);
-                    writer.WriteArrayLength(-1, version >= 2);
-                }
-                else
-                {
-                    writer.WriteArrayLength(PartitionResult.Count, version >= 2);
-                    foreach (var element in PartitionResult)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 2)
@@ -217,8 +201,8 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 2);
-            if (true) size += (PartitionResult is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(PartitionResult.Count, version >= 2) + SizeOfPartitionResult(PartitionResult, version));
+            size += ProtocolSize.String(Topic, version >= 2);
+            size += (PartitionResult is null ? ProtocolSize.ArrayLength(-1, version >= 2) : ProtocolSize.ArrayLength(PartitionResult.Count, version >= 2) + SizeOfPartitionResult(PartitionResult, version));
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -243,11 +227,7 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         public static ReplicaElectionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new ReplicaElectionResult();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 2);
                 if (count < 0)
@@ -303,18 +283,9 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionId);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 2);
-            }
+            writer.WriteInt32(PartitionId);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -333,9 +304,9 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 2);
+            size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 2);
             if (version >= 2)
             {
                 int taggedCount = 0;
@@ -353,18 +324,9 @@ public sealed partial class ElectLeadersResponse : IKafkaResponse<ElectLeadersRe
         public static PartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionResult();
-            if (true)
-            {
-                result.PartitionId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 2);
-            }
+            result.PartitionId = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 2);
             if (version >= 2)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -66,22 +66,10 @@ public sealed partial class EndTxnRequest : IKafkaRequest<EndTxnResponse>, IProt
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("EndTxnRequest", version);
-        if (true)
-        {
-            writer.WriteString(TransactionalId, version >= 3);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ProducerId);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ProducerEpoch);
-        }
-        if (true)
-        {
-            writer.WriteBool(Committed);
-        }
+        writer.WriteString(TransactionalId, version >= 3);
+        writer.WriteInt64(ProducerId);
+        writer.WriteInt16(ProducerEpoch);
+        writer.WriteBool(Committed);
         if (version >= 3)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -100,10 +88,10 @@ public sealed partial class EndTxnRequest : IKafkaRequest<EndTxnResponse>, IProt
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(TransactionalId, version >= 3);
-        if (true) size += 8;
-        if (true) size += 2;
-        if (true) size += 1;
+        size += ProtocolSize.String(TransactionalId, version >= 3);
+        size += 8;
+        size += 2;
+        size += 1;
         if (version >= 3)
         {
             int taggedCount = 0;
@@ -122,22 +110,10 @@ public sealed partial class EndTxnRequest : IKafkaRequest<EndTxnResponse>, IProt
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("EndTxnRequest", version);
         var result = new EndTxnRequest();
-        if (true)
-        {
-            result.TransactionalId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
-        }
-        if (true)
-        {
-            result.ProducerId = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.ProducerEpoch = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.Committed = reader.ReadBool();
-        }
+        result.TransactionalId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
+        result.ProducerId = reader.ReadInt64();
+        result.ProducerEpoch = reader.ReadInt16();
+        result.Committed = reader.ReadBool();
         if (version >= 3)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

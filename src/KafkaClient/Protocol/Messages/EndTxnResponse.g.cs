@@ -48,14 +48,8 @@ public sealed partial class EndTxnResponse : IKafkaResponse<EndTxnResponse>
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("EndTxnResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
         if (version >= 5)
         {
             writer.WriteInt64(ProducerId);
@@ -90,8 +84,8 @@ public sealed partial class EndTxnResponse : IKafkaResponse<EndTxnResponse>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
+        size += 4;
+        size += 2;
         if (version >= 5) size += 8;
         if (version >= 5) size += 2;
         if (version >= 3)
@@ -112,14 +106,8 @@ public sealed partial class EndTxnResponse : IKafkaResponse<EndTxnResponse>
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("EndTxnResponse", version);
         var result = new EndTxnResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
         if (version >= 5)
         {
             result.ProducerId = reader.ReadInt64();

@@ -60,14 +60,8 @@ public sealed partial class ExpireDelegationTokenRequest : IKafkaRequest<ExpireD
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ExpireDelegationTokenRequest", version);
-        if (true)
-        {
-            writer.WriteBytes(Hmac, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ExpiryTimePeriodMs);
-        }
+        writer.WriteBytes(Hmac, version >= 2);
+        writer.WriteInt64(ExpiryTimePeriodMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -86,8 +80,8 @@ public sealed partial class ExpireDelegationTokenRequest : IKafkaRequest<ExpireD
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.Bytes(Hmac, version >= 2);
-        if (true) size += 8;
+        size += ProtocolSize.Bytes(Hmac, version >= 2);
+        size += 8;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -106,14 +100,8 @@ public sealed partial class ExpireDelegationTokenRequest : IKafkaRequest<ExpireD
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ExpireDelegationTokenRequest", version);
         var result = new ExpireDelegationTokenRequest();
-        if (true)
-        {
-            result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
-        }
-        if (true)
-        {
-            result.ExpiryTimePeriodMs = reader.ReadInt64();
-        }
+        result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
+        result.ExpiryTimePeriodMs = reader.ReadInt64();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -45,18 +45,9 @@ public sealed partial class ExpireDelegationTokenResponse : IKafkaResponse<Expir
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ExpireDelegationTokenResponse", version);
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ExpiryTimestampMs);
-        }
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt16(ErrorCode);
+        writer.WriteInt64(ExpiryTimestampMs);
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -75,9 +66,9 @@ public sealed partial class ExpireDelegationTokenResponse : IKafkaResponse<Expir
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += 8;
-        if (true) size += 4;
+        size += 2;
+        size += 8;
+        size += 4;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -96,18 +87,9 @@ public sealed partial class ExpireDelegationTokenResponse : IKafkaResponse<Expir
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ExpireDelegationTokenResponse", version);
         var result = new ExpireDelegationTokenResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ExpiryTimestampMs = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ErrorCode = reader.ReadInt16();
+        result.ExpiryTimestampMs = reader.ReadInt64();
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

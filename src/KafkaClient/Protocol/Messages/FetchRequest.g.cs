@@ -106,22 +106,10 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         {
             throw ProtocolErrors.FieldNotSupported("FetchRequest.ReplicaState", version);
         }
-        if (true)
-        {
-            writer.WriteInt32(MaxWaitMs);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MinBytes);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MaxBytes);
-        }
-        if (true)
-        {
-            writer.WriteInt8(IsolationLevel);
-        }
+        writer.WriteInt32(MaxWaitMs);
+        writer.WriteInt32(MinBytes);
+        writer.WriteInt32(MaxBytes);
+        writer.WriteInt8(IsolationLevel);
         if (version >= 7)
         {
             writer.WriteInt32(SessionId);
@@ -138,20 +126,17 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 12);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 12);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 12);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 12);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 7)
@@ -216,13 +201,13 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
     {
         int size = 0;
         if (version <= 14) size += 4;
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 1;
+        size += 4;
+        size += 4;
+        size += 4;
+        size += 1;
         if (version >= 7) size += 4;
         if (version >= 7) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Topics.Count, version >= 12) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Topics.Count, version >= 12) + SizeOfTopics(Topics, version));
         if (version >= 7) size += (ForgottenTopicsData is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(ForgottenTopicsData.Count, version >= 12) + SizeOfForgottenTopicsData(ForgottenTopicsData, version));
         if (version >= 11) size += ProtocolSize.String(RackId, version >= 12);
         if (version >= 12)
@@ -273,22 +258,10 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         {
             result.ReplicaId = reader.ReadInt32();
         }
-        if (true)
-        {
-            result.MaxWaitMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MinBytes = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MaxBytes = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.IsolationLevel = reader.ReadInt8();
-        }
+        result.MaxWaitMs = reader.ReadInt32();
+        result.MinBytes = reader.ReadInt32();
+        result.MaxBytes = reader.ReadInt32();
+        result.IsolationLevel = reader.ReadInt8();
         if (version >= 7)
         {
             result.SessionId = reader.ReadInt32();
@@ -297,7 +270,6 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         {
             result.SessionEpoch = reader.ReadInt32();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 12);
             if (count < 0)
@@ -503,20 +475,17 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
+            if (Partitions is null)
             {
-                if (Partitions is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 12);
+            }
+            else
+            {
+                writer.WriteArrayLength(Partitions.Count, version >= 12);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 12);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 12);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 12)
@@ -539,7 +508,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             int size = 0;
             if (version <= 12) size += ProtocolSize.String(Topic, version >= 12);
             if (version >= 13) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Partitions.Count, version >= 12) + SizeOfPartitions(Partitions, version));
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Partitions.Count, version >= 12) + SizeOfPartitions(Partitions, version));
             if (version >= 12)
             {
                 int taggedCount = 0;
@@ -572,7 +541,6 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             {
                 result.TopicId = reader.ReadUuid();
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 12);
                 if (count < 0)
@@ -640,10 +608,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
+            writer.WriteInt32(Partition);
             if (version >= 9)
             {
                 writer.WriteInt32(CurrentLeaderEpoch);
@@ -652,10 +617,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteInt64(FetchOffset);
-            }
+            writer.WriteInt64(FetchOffset);
             if (version >= 12)
             {
                 writer.WriteInt32(LastFetchedEpoch);
@@ -672,10 +634,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteInt32(PartitionMaxBytes);
-            }
+            writer.WriteInt32(PartitionMaxBytes);
             if (!(version >= 17) && !(ReplicaDirectoryId == Guid.Empty))
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
@@ -705,12 +664,12 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
+            size += 4;
             if (version >= 9) size += 4;
-            if (true) size += 8;
+            size += 8;
             if (version >= 12) size += 4;
             if (version >= 5) size += 8;
-            if (true) size += 4;
+            size += 4;
             if (version >= 12)
             {
                 int taggedCount = 0;
@@ -734,18 +693,12 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
         public static FetchPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new FetchPartition();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
+            result.Partition = reader.ReadInt32();
             if (version >= 9)
             {
                 result.CurrentLeaderEpoch = reader.ReadInt32();
             }
-            if (true)
-            {
-                result.FetchOffset = reader.ReadInt64();
-            }
+            result.FetchOffset = reader.ReadInt64();
             if (version >= 12)
             {
                 result.LastFetchedEpoch = reader.ReadInt32();
@@ -754,10 +707,7 @@ public sealed partial class FetchRequest : IKafkaRequest<FetchResponse>, IProtoc
             {
                 result.LogStartOffset = reader.ReadInt64();
             }
-            if (true)
-            {
-                result.PartitionMaxBytes = reader.ReadInt32();
-            }
+            result.PartitionMaxBytes = reader.ReadInt32();
             if (version >= 12)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -51,10 +51,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("FetchResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (version >= 7)
         {
             writer.WriteInt16(ErrorCode);
@@ -71,20 +68,17 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         {
             throw ProtocolErrors.FieldNotSupported("FetchResponse.SessionId", version);
         }
-        if (true)
+        if (Responses is null)
         {
-            if (Responses is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
+            writer.WriteArrayLength(-1, version >= 12);
+        }
+        else
+        {
+            writer.WriteArrayLength(Responses.Count, version >= 12);
+            foreach (var element in Responses)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
-                writer.WriteArrayLength(-1, version >= 12);
-            }
-            else
-            {
-                writer.WriteArrayLength(Responses.Count, version >= 12);
-                foreach (var element in Responses)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (!(version >= 16) && !(NodeEndpoints is { Count: 0 }))
@@ -128,10 +122,10 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 7) size += 2;
         if (version >= 7) size += 4;
-        if (true) size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Responses.Count, version >= 12) + SizeOfResponses(Responses, version));
+        size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Responses.Count, version >= 12) + SizeOfResponses(Responses, version));
         if (version >= 12)
         {
             int taggedCount = 0;
@@ -170,10 +164,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("FetchResponse", version);
         var result = new FetchResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 7)
         {
             result.ErrorCode = reader.ReadInt16();
@@ -182,7 +173,6 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         {
             result.SessionId = reader.ReadInt32();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 12);
             if (count < 0)
@@ -274,20 +264,17 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
+            if (Partitions is null)
             {
-                if (Partitions is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 12);
+            }
+            else
+            {
+                writer.WriteArrayLength(Partitions.Count, version >= 12);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 12);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 12);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 12)
@@ -310,7 +297,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             int size = 0;
             if (version <= 12) size += ProtocolSize.String(Topic, version >= 12);
             if (version >= 13) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Partitions.Count, version >= 12) + SizeOfPartitions(Partitions, version));
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(Partitions.Count, version >= 12) + SizeOfPartitions(Partitions, version));
             if (version >= 12)
             {
                 int taggedCount = 0;
@@ -343,7 +330,6 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             {
                 result.TopicId = reader.ReadUuid();
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 12);
                 if (count < 0)
@@ -423,22 +409,10 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteInt64(HighWatermark);
-            }
-            if (true)
-            {
-                writer.WriteInt64(LastStableOffset);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteInt64(HighWatermark);
+            writer.WriteInt64(LastStableOffset);
             if (version >= 5)
             {
                 writer.WriteInt64(LogStartOffset);
@@ -459,19 +433,16 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             {
                 throw ProtocolErrors.FieldNotSupported("PartitionData.SnapshotId", version);
             }
-            if (true)
+            if (AbortedTransactions is null)
             {
-                if (AbortedTransactions is null)
+                writer.WriteArrayLength(-1, version >= 12);
+            }
+            else
+            {
+                writer.WriteArrayLength(AbortedTransactions.Count, version >= 12);
+                foreach (var element in AbortedTransactions)
                 {
-                    writer.WriteArrayLength(-1, version >= 12);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AbortedTransactions.Count, version >= 12);
-                    foreach (var element in AbortedTransactions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 11)
@@ -482,10 +453,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             {
                 throw ProtocolErrors.FieldNotSupported("PartitionData.PreferredReadReplica", version);
             }
-            if (true)
-            {
-                writer.WriteBytes(Records, version >= 12);
-            }
+            writer.WriteBytes(Records, version >= 12);
             if (version >= 12)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -525,14 +493,14 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += 8;
-            if (true) size += 8;
+            size += 4;
+            size += 2;
+            size += 8;
+            size += 8;
             if (version >= 5) size += 8;
-            if (true) size += (AbortedTransactions is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(AbortedTransactions.Count, version >= 12) + SizeOfAbortedTransactions(AbortedTransactions, version));
+            size += (AbortedTransactions is null ? ProtocolSize.ArrayLength(-1, version >= 12) : ProtocolSize.ArrayLength(AbortedTransactions.Count, version >= 12) + SizeOfAbortedTransactions(AbortedTransactions, version));
             if (version >= 11) size += 4;
-            if (true) size += ProtocolSize.Bytes(Records, version >= 12);
+            size += ProtocolSize.Bytes(Records, version >= 12);
             if (version >= 12)
             {
                 int taggedCount = 0;
@@ -575,27 +543,14 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.HighWatermark = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.LastStableOffset = reader.ReadInt64();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.HighWatermark = reader.ReadInt64();
+            result.LastStableOffset = reader.ReadInt64();
             if (version >= 5)
             {
                 result.LogStartOffset = reader.ReadInt64();
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 12);
                 if (count < 0)
@@ -616,10 +571,7 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
             {
                 result.PreferredReadReplica = reader.ReadInt32();
             }
-            if (true)
-            {
-                result.Records = reader.ReadBytes(version >= 12);
-            }
+            result.Records = reader.ReadBytes(version >= 12);
             if (version >= 12)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -874,14 +826,8 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt64(EndOffset);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Epoch);
-            }
+            writer.WriteInt64(EndOffset);
+            writer.WriteInt32(Epoch);
             if (version >= 12)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -900,8 +846,8 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 4;
+            size += 8;
+            size += 4;
             if (version >= 12)
             {
                 int taggedCount = 0;
@@ -919,14 +865,8 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         public static SnapshotId Read(ref ProtocolReader reader, short version)
         {
             var result = new SnapshotId();
-            if (true)
-            {
-                result.EndOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.Epoch = reader.ReadInt32();
-            }
+            result.EndOffset = reader.ReadInt64();
+            result.Epoch = reader.ReadInt32();
             if (version >= 12)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -963,14 +903,8 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt64(ProducerId);
-            }
-            if (true)
-            {
-                writer.WriteInt64(FirstOffset);
-            }
+            writer.WriteInt64(ProducerId);
+            writer.WriteInt64(FirstOffset);
             if (version >= 12)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -989,8 +923,8 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 8;
+            size += 8;
+            size += 8;
             if (version >= 12)
             {
                 int taggedCount = 0;
@@ -1008,14 +942,8 @@ public sealed partial class FetchResponse : IKafkaResponse<FetchResponse>
         public static AbortedTransaction Read(ref ProtocolReader reader, short version)
         {
             var result = new AbortedTransaction();
-            if (true)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.FirstOffset = reader.ReadInt64();
-            }
+            result.ProducerId = reader.ReadInt64();
+            result.FirstOffset = reader.ReadInt64();
             if (version >= 12)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

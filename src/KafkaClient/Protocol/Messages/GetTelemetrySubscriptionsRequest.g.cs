@@ -57,10 +57,7 @@ public sealed partial class GetTelemetrySubscriptionsRequest : IKafkaRequest<Get
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("GetTelemetrySubscriptionsRequest", version);
-        if (true)
-        {
-            writer.WriteUuid(ClientInstanceId);
-        }
+        writer.WriteUuid(ClientInstanceId);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -79,7 +76,7 @@ public sealed partial class GetTelemetrySubscriptionsRequest : IKafkaRequest<Get
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 16;
+        size += 16;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -98,10 +95,7 @@ public sealed partial class GetTelemetrySubscriptionsRequest : IKafkaRequest<Get
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("GetTelemetrySubscriptionsRequest", version);
         var result = new GetTelemetrySubscriptionsRequest();
-        if (true)
-        {
-            result.ClientInstanceId = reader.ReadUuid();
-        }
+        result.ClientInstanceId = reader.ReadUuid();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -63,64 +63,37 @@ public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaResponse<G
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("GetTelemetrySubscriptionsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteUuid(ClientInstanceId);
+        writer.WriteInt32(SubscriptionId);
+        if (AcceptedCompressionTypes is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("AcceptedCompressionTypes", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteUuid(ClientInstanceId);
-        }
-        if (true)
-        {
-            writer.WriteInt32(SubscriptionId);
-        }
-        if (true)
-        {
-            if (AcceptedCompressionTypes is null)
+            writer.WriteArrayLength(AcceptedCompressionTypes.Count, version >= 0);
+            foreach (var element in AcceptedCompressionTypes)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("AcceptedCompressionTypes", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(AcceptedCompressionTypes.Count, version >= 0);
-                foreach (var element in AcceptedCompressionTypes)
-                {
-                    writer.WriteInt8(element);
-                }
+                writer.WriteInt8(element);
             }
         }
-        if (true)
+        writer.WriteInt32(PushIntervalMs);
+        writer.WriteInt32(TelemetryMaxBytes);
+        writer.WriteBool(DeltaTemporality);
+        if (RequestedMetrics is null)
         {
-            writer.WriteInt32(PushIntervalMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("RequestedMetrics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt32(TelemetryMaxBytes);
-        }
-        if (true)
-        {
-            writer.WriteBool(DeltaTemporality);
-        }
-        if (true)
-        {
-            if (RequestedMetrics is null)
+            writer.WriteArrayLength(RequestedMetrics.Count, version >= 0);
+            foreach (var element in RequestedMetrics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("RequestedMetrics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(RequestedMetrics.Count, version >= 0);
-                foreach (var element in RequestedMetrics)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
         if (version >= 0)
@@ -141,15 +114,15 @@ public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaResponse<G
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += 16;
-        if (true) size += 4;
-        if (true) size += (AcceptedCompressionTypes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcceptedCompressionTypes.Count, version >= 0) + AcceptedCompressionTypes.Count * 1);
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 1;
-        if (true) size += (RequestedMetrics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RequestedMetrics.Count, version >= 0) + SizeOfRequestedMetrics(RequestedMetrics, version));
+        size += 4;
+        size += 2;
+        size += 16;
+        size += 4;
+        size += (AcceptedCompressionTypes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcceptedCompressionTypes.Count, version >= 0) + AcceptedCompressionTypes.Count * 1);
+        size += 4;
+        size += 4;
+        size += 1;
+        size += (RequestedMetrics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RequestedMetrics.Count, version >= 0) + SizeOfRequestedMetrics(RequestedMetrics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -175,23 +148,10 @@ public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaResponse<G
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("GetTelemetrySubscriptionsResponse", version);
         var result = new GetTelemetrySubscriptionsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ClientInstanceId = reader.ReadUuid();
-        }
-        if (true)
-        {
-            result.SubscriptionId = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ClientInstanceId = reader.ReadUuid();
+        result.SubscriptionId = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -208,19 +168,9 @@ public sealed partial class GetTelemetrySubscriptionsResponse : IKafkaResponse<G
                 result.AcceptedCompressionTypes = list;
             }
         }
-        if (true)
-        {
-            result.PushIntervalMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.TelemetryMaxBytes = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.DeltaTemporality = reader.ReadBool();
-        }
-        if (true)
+        result.PushIntervalMs = reader.ReadInt32();
+        result.TelemetryMaxBytes = reader.ReadInt32();
+        result.DeltaTemporality = reader.ReadBool();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)

@@ -66,18 +66,9 @@ public sealed partial class HeartbeatRequest : IKafkaRequest<HeartbeatResponse>,
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("HeartbeatRequest", version);
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 4);
-        }
-        if (true)
-        {
-            writer.WriteInt32(GenerationId);
-        }
-        if (true)
-        {
-            writer.WriteString(MemberId, version >= 4);
-        }
+        writer.WriteString(GroupId, version >= 4);
+        writer.WriteInt32(GenerationId);
+        writer.WriteString(MemberId, version >= 4);
         if (version >= 3)
         {
             if (GroupInstanceId is null && !(version >= 3)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
@@ -105,9 +96,9 @@ public sealed partial class HeartbeatRequest : IKafkaRequest<HeartbeatResponse>,
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 4);
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(MemberId, version >= 4);
+        size += ProtocolSize.String(GroupId, version >= 4);
+        size += 4;
+        size += ProtocolSize.String(MemberId, version >= 4);
         if (version >= 3) size += ProtocolSize.String(GroupInstanceId, version >= 4);
         if (version >= 4)
         {
@@ -127,18 +118,9 @@ public sealed partial class HeartbeatRequest : IKafkaRequest<HeartbeatResponse>,
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("HeartbeatRequest", version);
         var result = new HeartbeatRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.GenerationId = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
+        result.GroupId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.GenerationId = reader.ReadInt32();
+        result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
         if (version >= 3)
         {
             result.GroupInstanceId = reader.ReadString(version >= 4);

@@ -50,10 +50,7 @@ public sealed partial class HeartbeatResponse : IKafkaResponse<HeartbeatResponse
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
+        writer.WriteInt16(ErrorCode);
         if (version >= 4)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -73,7 +70,7 @@ public sealed partial class HeartbeatResponse : IKafkaResponse<HeartbeatResponse
     {
         int size = 0;
         if (version >= 1) size += 4;
-        if (true) size += 2;
+        size += 2;
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -96,10 +93,7 @@ public sealed partial class HeartbeatResponse : IKafkaResponse<HeartbeatResponse
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
+        result.ErrorCode = reader.ReadInt16();
         if (version >= 4)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

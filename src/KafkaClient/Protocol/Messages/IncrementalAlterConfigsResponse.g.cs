@@ -42,24 +42,18 @@ public sealed partial class IncrementalAlterConfigsResponse : IKafkaResponse<Inc
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("IncrementalAlterConfigsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Responses is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
+            writer.WriteArrayLength(-1, version >= 1);
         }
-        if (true)
+        else
         {
-            if (Responses is null)
+            writer.WriteArrayLength(Responses.Count, version >= 1);
+            foreach (var element in Responses)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Responses.Count, version >= 1);
-                foreach (var element in Responses)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -80,8 +74,8 @@ public sealed partial class IncrementalAlterConfigsResponse : IKafkaResponse<Inc
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Responses.Count, version >= 1) + SizeOfResponses(Responses, version));
+        size += 4;
+        size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Responses.Count, version >= 1) + SizeOfResponses(Responses, version));
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class IncrementalAlterConfigsResponse : IKafkaResponse<Inc
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("IncrementalAlterConfigsResponse", version);
         var result = new IncrementalAlterConfigsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -169,22 +159,10 @@ public sealed partial class IncrementalAlterConfigsResponse : IKafkaResponse<Inc
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 1);
-            }
-            if (true)
-            {
-                writer.WriteInt8(ResourceType);
-            }
-            if (true)
-            {
-                writer.WriteString(ResourceName, version >= 1);
-            }
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 1);
+            writer.WriteInt8(ResourceType);
+            writer.WriteString(ResourceName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -203,10 +181,10 @@ public sealed partial class IncrementalAlterConfigsResponse : IKafkaResponse<Inc
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 1);
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(ResourceName, version >= 1);
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 1);
+            size += 1;
+            size += ProtocolSize.String(ResourceName, version >= 1);
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -224,22 +202,10 @@ public sealed partial class IncrementalAlterConfigsResponse : IKafkaResponse<Inc
         public static AlterConfigsResourceResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new AlterConfigsResourceResponse();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 1);
-            }
-            if (true)
-            {
-                result.ResourceType = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.ResourceName = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
-            }
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 1);
+            result.ResourceType = reader.ReadInt8();
+            result.ResourceName = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("ResourceName", version);
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

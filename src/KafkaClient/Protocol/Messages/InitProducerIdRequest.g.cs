@@ -66,14 +66,8 @@ public sealed partial class InitProducerIdRequest : IKafkaRequest<InitProducerId
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitProducerIdRequest", version);
-        if (true)
-        {
-            writer.WriteString(TransactionalId, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteInt32(TransactionTimeoutMs);
-        }
+        writer.WriteString(TransactionalId, version >= 2);
+        writer.WriteInt32(TransactionTimeoutMs);
         if (version >= 3)
         {
             writer.WriteInt64(ProducerId);
@@ -108,8 +102,8 @@ public sealed partial class InitProducerIdRequest : IKafkaRequest<InitProducerId
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(TransactionalId, version >= 2);
-        if (true) size += 4;
+        size += ProtocolSize.String(TransactionalId, version >= 2);
+        size += 4;
         if (version >= 3) size += 8;
         if (version >= 3) size += 2;
         if (version >= 2)
@@ -130,14 +124,8 @@ public sealed partial class InitProducerIdRequest : IKafkaRequest<InitProducerId
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitProducerIdRequest", version);
         var result = new InitProducerIdRequest();
-        if (true)
-        {
-            result.TransactionalId = reader.ReadString(version >= 2);
-        }
-        if (true)
-        {
-            result.TransactionTimeoutMs = reader.ReadInt32();
-        }
+        result.TransactionalId = reader.ReadString(version >= 2);
+        result.TransactionTimeoutMs = reader.ReadInt32();
         if (version >= 3)
         {
             result.ProducerId = reader.ReadInt64();

@@ -48,22 +48,10 @@ public sealed partial class InitProducerIdResponse : IKafkaResponse<InitProducer
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitProducerIdResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ProducerId);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ProducerEpoch);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteInt64(ProducerId);
+        writer.WriteInt16(ProducerEpoch);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -82,10 +70,10 @@ public sealed partial class InitProducerIdResponse : IKafkaResponse<InitProducer
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += 8;
-        if (true) size += 2;
+        size += 4;
+        size += 2;
+        size += 8;
+        size += 2;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -104,22 +92,10 @@ public sealed partial class InitProducerIdResponse : IKafkaResponse<InitProducer
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitProducerIdResponse", version);
         var result = new InitProducerIdResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ProducerId = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.ProducerEpoch = reader.ReadInt16();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ProducerId = reader.ReadInt64();
+        result.ProducerEpoch = reader.ReadInt16();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

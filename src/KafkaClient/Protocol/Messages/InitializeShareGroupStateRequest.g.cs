@@ -60,24 +60,18 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitializeShareGroupStateRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        if (Topics is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -98,8 +92,8 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -125,11 +119,7 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitializeShareGroupStateRequest", version);
         var result = new InitializeShareGroupStateRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -181,24 +171,18 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -219,8 +203,8 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -245,11 +229,7 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
         public static InitializeStateData Read(ref ProtocolReader reader, short version)
         {
             var result = new InitializeStateData();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -305,18 +285,9 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt32(StateEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt64(StartOffset);
-            }
+            writer.WriteInt32(Partition);
+            writer.WriteInt32(StateEpoch);
+            writer.WriteInt64(StartOffset);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -335,9 +306,9 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 4;
+            size += 4;
+            size += 8;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -355,18 +326,9 @@ public sealed partial class InitializeShareGroupStateRequest : IKafkaRequest<Ini
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.StateEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.StartOffset = reader.ReadInt64();
-            }
+            result.Partition = reader.ReadInt32();
+            result.StateEpoch = reader.ReadInt32();
+            result.StartOffset = reader.ReadInt64();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

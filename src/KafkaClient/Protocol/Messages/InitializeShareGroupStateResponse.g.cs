@@ -39,20 +39,17 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitializeShareGroupStateResponse", version);
-        if (true)
+        if (Results is null)
         {
-            if (Results is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Results.Count, version >= 0);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 0);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -73,7 +70,7 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -99,7 +96,6 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("InitializeShareGroupStateResponse", version);
         var result = new InitializeShareGroupStateResponse();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -151,24 +147,18 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -189,8 +179,8 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -215,11 +205,7 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
         public static InitializeStateResult Read(ref ProtocolReader reader, short version)
         {
             var result = new InitializeStateResult();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -275,18 +261,9 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
+            writer.WriteInt32(Partition);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -305,9 +282,9 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -325,18 +302,9 @@ public sealed partial class InitializeShareGroupStateResponse : IKafkaResponse<I
         public static PartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionResult();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
+            result.Partition = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -78,22 +78,10 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("JoinGroupRequest", version);
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 6);
-        }
-        if (true)
-        {
-            writer.WriteInt32(SessionTimeoutMs);
-        }
-        if (true)
-        {
-            writer.WriteInt32(RebalanceTimeoutMs);
-        }
-        if (true)
-        {
-            writer.WriteString(MemberId, version >= 6);
-        }
+        writer.WriteString(GroupId, version >= 6);
+        writer.WriteInt32(SessionTimeoutMs);
+        writer.WriteInt32(RebalanceTimeoutMs);
+        writer.WriteString(MemberId, version >= 6);
         if (version >= 5)
         {
             if (GroupInstanceId is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
@@ -103,24 +91,18 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
         {
             throw ProtocolErrors.FieldNotSupported("JoinGroupRequest.GroupInstanceId", version);
         }
-        if (true)
+        writer.WriteString(ProtocolType, version >= 6);
+        if (Protocols is null)
         {
-            writer.WriteString(ProtocolType, version >= 6);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Protocols", version);
+            writer.WriteArrayLength(-1, version >= 6);
         }
-        if (true)
+        else
         {
-            if (Protocols is null)
+            writer.WriteArrayLength(Protocols.Count, version >= 6);
+            foreach (var element in Protocols)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Protocols", version);
-                writer.WriteArrayLength(-1, version >= 6);
-            }
-            else
-            {
-                writer.WriteArrayLength(Protocols.Count, version >= 6);
-                foreach (var element in Protocols)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 8)
@@ -150,13 +132,13 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 6);
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(MemberId, version >= 6);
+        size += ProtocolSize.String(GroupId, version >= 6);
+        size += 4;
+        size += 4;
+        size += ProtocolSize.String(MemberId, version >= 6);
         if (version >= 5) size += ProtocolSize.String(GroupInstanceId, version >= 6);
-        if (true) size += ProtocolSize.String(ProtocolType, version >= 6);
-        if (true) size += (Protocols is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Protocols.Count, version >= 6) + SizeOfProtocols(Protocols, version));
+        size += ProtocolSize.String(ProtocolType, version >= 6);
+        size += (Protocols is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Protocols.Count, version >= 6) + SizeOfProtocols(Protocols, version));
         if (version >= 8) size += ProtocolSize.String(Reason, version >= 6);
         if (version >= 6)
         {
@@ -183,32 +165,16 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("JoinGroupRequest", version);
         var result = new JoinGroupRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.SessionTimeoutMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.RebalanceTimeoutMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
+        result.GroupId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.SessionTimeoutMs = reader.ReadInt32();
+        result.RebalanceTimeoutMs = reader.ReadInt32();
+        result.MemberId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
         if (version >= 5)
         {
             result.GroupInstanceId = reader.ReadString(version >= 6);
             if (result.GroupInstanceId is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
         }
-        if (true)
-        {
-            result.ProtocolType = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
-        }
-        if (true)
+        result.ProtocolType = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
         {
             int count = reader.ReadArrayLength(version >= 6);
             if (count < 0)
@@ -265,14 +231,8 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 6);
-            }
-            if (true)
-            {
-                writer.WriteBytes(Metadata, version >= 6);
-            }
+            writer.WriteString(Name, version >= 6);
+            writer.WriteBytes(Metadata, version >= 6);
             if (version >= 6)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -291,8 +251,8 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 6);
-            if (true) size += ProtocolSize.Bytes(Metadata, version >= 6);
+            size += ProtocolSize.String(Name, version >= 6);
+            size += ProtocolSize.Bytes(Metadata, version >= 6);
             if (version >= 6)
             {
                 int taggedCount = 0;
@@ -310,14 +270,8 @@ public sealed partial class JoinGroupRequest : IKafkaRequest<JoinGroupResponse>,
         public static JoinGroupRequestProtocol Read(ref ProtocolReader reader, short version)
         {
             var result = new JoinGroupRequestProtocol();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Metadata = reader.ReadBytes(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Metadata", version);
-            }
+            result.Name = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Metadata = reader.ReadBytes(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Metadata", version);
             if (version >= 6)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -63,18 +63,9 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("JoinGroupResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteInt32(GenerationId);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteInt32(GenerationId);
         if (version >= 7)
         {
             if (ProtocolType is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
@@ -84,15 +75,9 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
-        {
-            if (ProtocolName is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("ProtocolName", version);
-            writer.WriteString(ProtocolName, version >= 6);
-        }
-        if (true)
-        {
-            writer.WriteString(Leader, version >= 6);
-        }
+        if (ProtocolName is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("ProtocolName", version);
+        writer.WriteString(ProtocolName, version >= 6);
+        writer.WriteString(Leader, version >= 6);
         if (version >= 9)
         {
             writer.WriteBool(SkipAssignment);
@@ -101,24 +86,18 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
         {
             throw ProtocolErrors.FieldNotSupported("JoinGroupResponse.SkipAssignment", version);
         }
-        if (true)
+        writer.WriteString(MemberId, version >= 6);
+        if (Members is null)
         {
-            writer.WriteString(MemberId, version >= 6);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
+            writer.WriteArrayLength(-1, version >= 6);
         }
-        if (true)
+        else
         {
-            if (Members is null)
+            writer.WriteArrayLength(Members.Count, version >= 6);
+            foreach (var element in Members)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
-                writer.WriteArrayLength(-1, version >= 6);
-            }
-            else
-            {
-                writer.WriteArrayLength(Members.Count, version >= 6);
-                foreach (var element in Members)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 6)
@@ -139,15 +118,15 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += 4;
+        size += 4;
+        size += 2;
+        size += 4;
         if (version >= 7) size += ProtocolSize.String(ProtocolType, version >= 6);
-        if (true) size += ProtocolSize.String(ProtocolName, version >= 6);
-        if (true) size += ProtocolSize.String(Leader, version >= 6);
+        size += ProtocolSize.String(ProtocolName, version >= 6);
+        size += ProtocolSize.String(Leader, version >= 6);
         if (version >= 9) size += 1;
-        if (true) size += ProtocolSize.String(MemberId, version >= 6);
-        if (true) size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Members.Count, version >= 6) + SizeOfMembers(Members, version));
+        size += ProtocolSize.String(MemberId, version >= 6);
+        size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Members.Count, version >= 6) + SizeOfMembers(Members, version));
         if (version >= 6)
         {
             int taggedCount = 0;
@@ -173,41 +152,22 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("JoinGroupResponse", version);
         var result = new JoinGroupResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.GenerationId = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.GenerationId = reader.ReadInt32();
         if (version >= 7)
         {
             result.ProtocolType = reader.ReadString(version >= 6);
             if (result.ProtocolType is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
         }
-        if (true)
-        {
-            result.ProtocolName = reader.ReadString(version >= 6);
-            if (result.ProtocolName is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("ProtocolName", version);
-        }
-        if (true)
-        {
-            result.Leader = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Leader", version);
-        }
+        result.ProtocolName = reader.ReadString(version >= 6);
+        if (result.ProtocolName is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("ProtocolName", version);
+        result.Leader = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Leader", version);
         if (version >= 9)
         {
             result.SkipAssignment = reader.ReadBool();
         }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
-        if (true)
+        result.MemberId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
         {
             int count = reader.ReadArrayLength(version >= 6);
             if (count < 0)
@@ -262,10 +222,7 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(MemberId, version >= 6);
-            }
+            writer.WriteString(MemberId, version >= 6);
             if (version >= 5)
             {
                 if (GroupInstanceId is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
@@ -275,10 +232,7 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteBytes(Metadata, version >= 6);
-            }
+            writer.WriteBytes(Metadata, version >= 6);
             if (version >= 6)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -297,9 +251,9 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(MemberId, version >= 6);
+            size += ProtocolSize.String(MemberId, version >= 6);
             if (version >= 5) size += ProtocolSize.String(GroupInstanceId, version >= 6);
-            if (true) size += ProtocolSize.Bytes(Metadata, version >= 6);
+            size += ProtocolSize.Bytes(Metadata, version >= 6);
             if (version >= 6)
             {
                 int taggedCount = 0;
@@ -317,19 +271,13 @@ public sealed partial class JoinGroupResponse : IKafkaResponse<JoinGroupResponse
         public static JoinGroupResponseMember Read(ref ProtocolReader reader, short version)
         {
             var result = new JoinGroupResponseMember();
-            if (true)
-            {
-                result.MemberId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-            }
+            result.MemberId = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
             if (version >= 5)
             {
                 result.GroupInstanceId = reader.ReadString(version >= 6);
                 if (result.GroupInstanceId is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
             }
-            if (true)
-            {
-                result.Metadata = reader.ReadBytes(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Metadata", version);
-            }
+            result.Metadata = reader.ReadBytes(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Metadata", version);
             if (version >= 6)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -63,10 +63,7 @@ public sealed partial class LeaveGroupRequest : IKafkaRequest<LeaveGroupResponse
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("LeaveGroupRequest", version);
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 4);
-        }
+        writer.WriteString(GroupId, version >= 4);
         if (version <= 2)
         {
             writer.WriteString(MemberId, version >= 4);
@@ -113,7 +110,7 @@ public sealed partial class LeaveGroupRequest : IKafkaRequest<LeaveGroupResponse
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 4);
+        size += ProtocolSize.String(GroupId, version >= 4);
         if (version <= 2) size += ProtocolSize.String(MemberId, version >= 4);
         if (version >= 3) size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Members.Count, version >= 4) + SizeOfMembers(Members, version));
         if (version >= 4)
@@ -141,10 +138,7 @@ public sealed partial class LeaveGroupRequest : IKafkaRequest<LeaveGroupResponse
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("LeaveGroupRequest", version);
         var result = new LeaveGroupRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
+        result.GroupId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
         if (version <= 2)
         {
             result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);

@@ -53,10 +53,7 @@ public sealed partial class LeaveGroupResponse : IKafkaResponse<LeaveGroupRespon
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
+        writer.WriteInt16(ErrorCode);
         if (version >= 3)
         {
             if (Members is null)
@@ -96,7 +93,7 @@ public sealed partial class LeaveGroupResponse : IKafkaResponse<LeaveGroupRespon
     {
         int size = 0;
         if (version >= 1) size += 4;
-        if (true) size += 2;
+        size += 2;
         if (version >= 3) size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Members.Count, version >= 4) + SizeOfMembers(Members, version));
         if (version >= 4)
         {
@@ -127,10 +124,7 @@ public sealed partial class LeaveGroupResponse : IKafkaResponse<LeaveGroupRespon
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
+        result.ErrorCode = reader.ReadInt16();
         if (version >= 3)
         {
             int count = reader.ReadArrayLength(version >= 4);

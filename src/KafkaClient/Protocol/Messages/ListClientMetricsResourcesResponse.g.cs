@@ -45,28 +45,19 @@ public sealed partial class ListClientMetricsResourcesResponse : IKafkaResponse<
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListClientMetricsResourcesResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        if (ClientMetricsResources is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("ClientMetricsResources", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            if (ClientMetricsResources is null)
+            writer.WriteArrayLength(ClientMetricsResources.Count, version >= 0);
+            foreach (var element in ClientMetricsResources)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("ClientMetricsResources", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(ClientMetricsResources.Count, version >= 0);
-                foreach (var element in ClientMetricsResources)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -87,9 +78,9 @@ public sealed partial class ListClientMetricsResourcesResponse : IKafkaResponse<
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += (ClientMetricsResources is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ClientMetricsResources.Count, version >= 0) + SizeOfClientMetricsResources(ClientMetricsResources, version));
+        size += 4;
+        size += 2;
+        size += (ClientMetricsResources is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ClientMetricsResources.Count, version >= 0) + SizeOfClientMetricsResources(ClientMetricsResources, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -115,15 +106,8 @@ public sealed partial class ListClientMetricsResourcesResponse : IKafkaResponse<
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListClientMetricsResourcesResponse", version);
         var result = new ListClientMetricsResourcesResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -172,10 +156,7 @@ public sealed partial class ListClientMetricsResourcesResponse : IKafkaResponse<
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Name, version >= 0);
-            }
+            writer.WriteString(Name, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -194,7 +175,7 @@ public sealed partial class ListClientMetricsResourcesResponse : IKafkaResponse<
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
+            size += ProtocolSize.String(Name, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -212,10 +193,7 @@ public sealed partial class ListClientMetricsResourcesResponse : IKafkaResponse<
         public static ClientMetricsResource Read(ref ProtocolReader reader, short version)
         {
             var result = new ClientMetricsResource();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

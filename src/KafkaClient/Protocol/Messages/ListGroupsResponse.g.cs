@@ -53,24 +53,18 @@ public sealed partial class ListGroupsResponse : IKafkaResponse<ListGroupsRespon
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        writer.WriteInt16(ErrorCode);
+        if (Groups is null)
         {
-            writer.WriteInt16(ErrorCode);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
+            writer.WriteArrayLength(-1, version >= 3);
         }
-        if (true)
+        else
         {
-            if (Groups is null)
+            writer.WriteArrayLength(Groups.Count, version >= 3);
+            foreach (var element in Groups)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
-                writer.WriteArrayLength(-1, version >= 3);
-            }
-            else
-            {
-                writer.WriteArrayLength(Groups.Count, version >= 3);
-                foreach (var element in Groups)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 3)
@@ -92,8 +86,8 @@ public sealed partial class ListGroupsResponse : IKafkaResponse<ListGroupsRespon
     {
         int size = 0;
         if (version >= 1) size += 4;
-        if (true) size += 2;
-        if (true) size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Groups.Count, version >= 3) + SizeOfGroups(Groups, version));
+        size += 2;
+        size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Groups.Count, version >= 3) + SizeOfGroups(Groups, version));
         if (version >= 3)
         {
             int taggedCount = 0;
@@ -123,11 +117,7 @@ public sealed partial class ListGroupsResponse : IKafkaResponse<ListGroupsRespon
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
+        result.ErrorCode = reader.ReadInt16();
         {
             int count = reader.ReadArrayLength(version >= 3);
             if (count < 0)
@@ -185,14 +175,8 @@ public sealed partial class ListGroupsResponse : IKafkaResponse<ListGroupsRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(GroupId, version >= 3);
-            }
-            if (true)
-            {
-                writer.WriteString(ProtocolType, version >= 3);
-            }
+            writer.WriteString(GroupId, version >= 3);
+            writer.WriteString(ProtocolType, version >= 3);
             if (version >= 4)
             {
                 writer.WriteString(GroupState, version >= 3);
@@ -227,8 +211,8 @@ public sealed partial class ListGroupsResponse : IKafkaResponse<ListGroupsRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(GroupId, version >= 3);
-            if (true) size += ProtocolSize.String(ProtocolType, version >= 3);
+            size += ProtocolSize.String(GroupId, version >= 3);
+            size += ProtocolSize.String(ProtocolType, version >= 3);
             if (version >= 4) size += ProtocolSize.String(GroupState, version >= 3);
             if (version >= 5) size += ProtocolSize.String(GroupType, version >= 3);
             if (version >= 3)
@@ -248,14 +232,8 @@ public sealed partial class ListGroupsResponse : IKafkaResponse<ListGroupsRespon
         public static ListedGroup Read(ref ProtocolReader reader, short version)
         {
             var result = new ListedGroup();
-            if (true)
-            {
-                result.GroupId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-            }
-            if (true)
-            {
-                result.ProtocolType = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
-            }
+            result.GroupId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+            result.ProtocolType = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
             if (version >= 4)
             {
                 result.GroupState = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);

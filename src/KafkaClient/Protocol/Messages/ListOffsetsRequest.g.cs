@@ -66,10 +66,7 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListOffsetsRequest", version);
-        if (true)
-        {
-            writer.WriteInt32(ReplicaId);
-        }
+        writer.WriteInt32(ReplicaId);
         if (version >= 2)
         {
             writer.WriteInt8(IsolationLevel);
@@ -78,20 +75,17 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         {
             throw ProtocolErrors.FieldNotSupported("ListOffsetsRequest.IsolationLevel", version);
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 6);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 6);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 6);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 6);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 10)
@@ -120,9 +114,9 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 2) size += 1;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Topics.Count, version >= 6) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Topics.Count, version >= 6) + SizeOfTopics(Topics, version));
         if (version >= 10) size += 4;
         if (version >= 6)
         {
@@ -149,15 +143,11 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListOffsetsRequest", version);
         var result = new ListOffsetsRequest();
-        if (true)
-        {
-            result.ReplicaId = reader.ReadInt32();
-        }
+        result.ReplicaId = reader.ReadInt32();
         if (version >= 2)
         {
             result.IsolationLevel = reader.ReadInt8();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 6);
             if (count < 0)
@@ -213,24 +203,18 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 6);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 6);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 6);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 6);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 6);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 6);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 6)
@@ -251,8 +235,8 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 6);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Partitions.Count, version >= 6) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 6);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Partitions.Count, version >= 6) + SizeOfPartitions(Partitions, version));
             if (version >= 6)
             {
                 int taggedCount = 0;
@@ -277,11 +261,7 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         public static ListOffsetsTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new ListOffsetsTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 6);
                 if (count < 0)
@@ -337,10 +317,7 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
+            writer.WriteInt32(PartitionIndex);
             if (version >= 4)
             {
                 writer.WriteInt32(CurrentLeaderEpoch);
@@ -349,10 +326,7 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteInt64(Timestamp);
-            }
+            writer.WriteInt64(Timestamp);
             if (version >= 6)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -371,9 +345,9 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
+            size += 4;
             if (version >= 4) size += 4;
-            if (true) size += 8;
+            size += 8;
             if (version >= 6)
             {
                 int taggedCount = 0;
@@ -391,18 +365,12 @@ public sealed partial class ListOffsetsRequest : IKafkaRequest<ListOffsetsRespon
         public static ListOffsetsPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new ListOffsetsPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
+            result.PartitionIndex = reader.ReadInt32();
             if (version >= 4)
             {
                 result.CurrentLeaderEpoch = reader.ReadInt32();
             }
-            if (true)
-            {
-                result.Timestamp = reader.ReadInt64();
-            }
+            result.Timestamp = reader.ReadInt64();
             if (version >= 6)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -50,20 +50,17 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 6);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 6);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 6);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 6);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 6)
@@ -85,7 +82,7 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
     {
         int size = 0;
         if (version >= 2) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Topics.Count, version >= 6) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Topics.Count, version >= 6) + SizeOfTopics(Topics, version));
         if (version >= 6)
         {
             int taggedCount = 0;
@@ -115,7 +112,6 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 6);
             if (count < 0)
@@ -167,24 +163,18 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 6);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 6);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 6);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 6);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 6);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 6);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 6)
@@ -205,8 +195,8 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 6);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Partitions.Count, version >= 6) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 6);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 6) : ProtocolSize.ArrayLength(Partitions.Count, version >= 6) + SizeOfPartitions(Partitions, version));
             if (version >= 6)
             {
                 int taggedCount = 0;
@@ -231,11 +221,7 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         public static ListOffsetsTopicResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new ListOffsetsTopicResponse();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 6) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 6);
                 if (count < 0)
@@ -297,22 +283,10 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteInt64(Timestamp);
-            }
-            if (true)
-            {
-                writer.WriteInt64(Offset);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteInt64(Timestamp);
+            writer.WriteInt64(Offset);
             if (version >= 4)
             {
                 writer.WriteInt32(LeaderEpoch);
@@ -339,10 +313,10 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += 8;
-            if (true) size += 8;
+            size += 4;
+            size += 2;
+            size += 8;
+            size += 8;
             if (version >= 4) size += 4;
             if (version >= 6)
             {
@@ -361,22 +335,10 @@ public sealed partial class ListOffsetsResponse : IKafkaResponse<ListOffsetsResp
         public static ListOffsetsPartitionResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new ListOffsetsPartitionResponse();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.Timestamp = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.Offset = reader.ReadInt64();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.Timestamp = reader.ReadInt64();
+            result.Offset = reader.ReadInt64();
             if (version >= 4)
             {
                 result.LeaderEpoch = reader.ReadInt32();

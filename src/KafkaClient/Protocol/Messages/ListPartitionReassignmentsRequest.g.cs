@@ -60,23 +60,17 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaRequest<Li
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListPartitionReassignmentsRequest", version);
-        if (true)
+        writer.WriteInt32(TimeoutMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(TimeoutMs);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -97,8 +91,8 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaRequest<Li
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -124,11 +118,7 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaRequest<Li
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListPartitionReassignmentsRequest", version);
         var result = new ListPartitionReassignmentsRequest();
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
+        result.TimeoutMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -180,24 +170,18 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaRequest<Li
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            if (PartitionIndexes is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionIndexes", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (PartitionIndexes is null)
+                writer.WriteArrayLength(PartitionIndexes.Count, version >= 0);
+                foreach (var element in PartitionIndexes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionIndexes", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(PartitionIndexes.Count, version >= 0);
-                    foreach (var element in PartitionIndexes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -218,8 +202,8 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaRequest<Li
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += (PartitionIndexes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(PartitionIndexes.Count, version >= 0) + PartitionIndexes.Count * 4);
+            size += ProtocolSize.String(Name, version >= 0);
+            size += (PartitionIndexes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(PartitionIndexes.Count, version >= 0) + PartitionIndexes.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -237,11 +221,7 @@ public sealed partial class ListPartitionReassignmentsRequest : IKafkaRequest<Li
         public static ListPartitionReassignmentsTopics Read(ref ProtocolReader reader, short version)
         {
             var result = new ListPartitionReassignmentsTopics();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

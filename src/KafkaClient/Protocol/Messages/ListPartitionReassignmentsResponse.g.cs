@@ -48,32 +48,20 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListPartitionReassignmentsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
-        if (true)
-        {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -94,10 +82,10 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -123,19 +111,9 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListPartitionReassignmentsResponse", version);
         var result = new ListPartitionReassignmentsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -187,24 +165,18 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -225,8 +197,8 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -251,11 +223,7 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
         public static OngoingTopicReassignment Read(ref ProtocolReader reader, short version)
         {
             var result = new OngoingTopicReassignment();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -314,56 +282,44 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            if (Replicas is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Replicas", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Replicas is null)
+                writer.WriteArrayLength(Replicas.Count, version >= 0);
+                foreach (var element in Replicas)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Replicas", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Replicas.Count, version >= 0);
-                    foreach (var element in Replicas)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (AddingReplicas is null)
             {
-                if (AddingReplicas is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("AddingReplicas", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(AddingReplicas.Count, version >= 0);
+                foreach (var element in AddingReplicas)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("AddingReplicas", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AddingReplicas.Count, version >= 0);
-                    foreach (var element in AddingReplicas)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (RemovingReplicas is null)
             {
-                if (RemovingReplicas is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("RemovingReplicas", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(RemovingReplicas.Count, version >= 0);
+                foreach (var element in RemovingReplicas)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("RemovingReplicas", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(RemovingReplicas.Count, version >= 0);
-                    foreach (var element in RemovingReplicas)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -384,10 +340,10 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += (Replicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Replicas.Count, version >= 0) + Replicas.Count * 4);
-            if (true) size += (AddingReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AddingReplicas.Count, version >= 0) + AddingReplicas.Count * 4);
-            if (true) size += (RemovingReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RemovingReplicas.Count, version >= 0) + RemovingReplicas.Count * 4);
+            size += 4;
+            size += (Replicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Replicas.Count, version >= 0) + Replicas.Count * 4);
+            size += (AddingReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AddingReplicas.Count, version >= 0) + AddingReplicas.Count * 4);
+            size += (RemovingReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RemovingReplicas.Count, version >= 0) + RemovingReplicas.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -405,11 +361,7 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
         public static OngoingPartitionReassignment Read(ref ProtocolReader reader, short version)
         {
             var result = new OngoingPartitionReassignment();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -426,7 +378,6 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
                     result.Replicas = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -443,7 +394,6 @@ public sealed partial class ListPartitionReassignmentsResponse : IKafkaResponse<
                     result.AddingReplicas = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

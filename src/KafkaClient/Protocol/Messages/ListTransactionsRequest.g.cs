@@ -63,36 +63,30 @@ public sealed partial class ListTransactionsRequest : IKafkaRequest<ListTransact
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListTransactionsRequest", version);
-        if (true)
+        if (StateFilters is null)
         {
-            if (StateFilters is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("StateFilters", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(StateFilters.Count, version >= 0);
+            foreach (var element in StateFilters)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("StateFilters", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(StateFilters.Count, version >= 0);
-                foreach (var element in StateFilters)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
-        if (true)
+        if (ProducerIdFilters is null)
         {
-            if (ProducerIdFilters is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("ProducerIdFilters", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(ProducerIdFilters.Count, version >= 0);
+            foreach (var element in ProducerIdFilters)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("ProducerIdFilters", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(ProducerIdFilters.Count, version >= 0);
-                foreach (var element in ProducerIdFilters)
-                {
-                    writer.WriteInt64(element);
-                }
+                writer.WriteInt64(element);
             }
         }
         if (version >= 1)
@@ -121,8 +115,8 @@ public sealed partial class ListTransactionsRequest : IKafkaRequest<ListTransact
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (StateFilters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateFilters.Count, version >= 0) + SizeOfStateFilters(StateFilters, version));
-        if (true) size += (ProducerIdFilters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ProducerIdFilters.Count, version >= 0) + ProducerIdFilters.Count * 8);
+        size += (StateFilters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateFilters.Count, version >= 0) + SizeOfStateFilters(StateFilters, version));
+        size += (ProducerIdFilters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ProducerIdFilters.Count, version >= 0) + ProducerIdFilters.Count * 8);
         if (version >= 1) size += 8;
         if (version >= 0)
         {
@@ -149,7 +143,6 @@ public sealed partial class ListTransactionsRequest : IKafkaRequest<ListTransact
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListTransactionsRequest", version);
         var result = new ListTransactionsRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -166,7 +159,6 @@ public sealed partial class ListTransactionsRequest : IKafkaRequest<ListTransact
                 result.StateFilters = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)

@@ -48,44 +48,32 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListTransactionsResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        if (UnknownStateFilters is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("UnknownStateFilters", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            if (UnknownStateFilters is null)
+            writer.WriteArrayLength(UnknownStateFilters.Count, version >= 0);
+            foreach (var element in UnknownStateFilters)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("UnknownStateFilters", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(UnknownStateFilters.Count, version >= 0);
-                foreach (var element in UnknownStateFilters)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
-        if (true)
+        if (TransactionStates is null)
         {
-            if (TransactionStates is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("TransactionStates", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(TransactionStates.Count, version >= 0);
+            foreach (var element in TransactionStates)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("TransactionStates", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(TransactionStates.Count, version >= 0);
-                foreach (var element in TransactionStates)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -106,10 +94,10 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += (UnknownStateFilters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(UnknownStateFilters.Count, version >= 0) + SizeOfUnknownStateFilters(UnknownStateFilters, version));
-        if (true) size += (TransactionStates is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TransactionStates.Count, version >= 0) + SizeOfTransactionStates(TransactionStates, version));
+        size += 4;
+        size += 2;
+        size += (UnknownStateFilters is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(UnknownStateFilters.Count, version >= 0) + SizeOfUnknownStateFilters(UnknownStateFilters, version));
+        size += (TransactionStates is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TransactionStates.Count, version >= 0) + SizeOfTransactionStates(TransactionStates, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -142,15 +130,8 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ListTransactionsResponse", version);
         var result = new ListTransactionsResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -167,7 +148,6 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
                 result.UnknownStateFilters = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -222,18 +202,9 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(TransactionalId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt64(ProducerId);
-            }
-            if (true)
-            {
-                writer.WriteString(TransactionState, version >= 0);
-            }
+            writer.WriteString(TransactionalId, version >= 0);
+            writer.WriteInt64(ProducerId);
+            writer.WriteString(TransactionState, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -252,9 +223,9 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(TransactionalId, version >= 0);
-            if (true) size += 8;
-            if (true) size += ProtocolSize.String(TransactionState, version >= 0);
+            size += ProtocolSize.String(TransactionalId, version >= 0);
+            size += 8;
+            size += ProtocolSize.String(TransactionState, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -272,18 +243,9 @@ public sealed partial class ListTransactionsResponse : IKafkaResponse<ListTransa
         public static TransactionStateData Read(ref ProtocolReader reader, short version)
         {
             var result = new TransactionStateData();
-            if (true)
-            {
-                result.TransactionalId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
-            }
-            if (true)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.TransactionState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionState", version);
-            }
+            result.TransactionalId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
+            result.ProducerId = reader.ReadInt64();
+            result.TransactionState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TransactionState", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -66,25 +66,19 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("MetadataRequest", version);
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            writer.WriteArrayLength(-1, version >= 9);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 9);
+            foreach (var element in Topics)
             {
-                writer.WriteArrayLength(-1, version >= 9);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 9);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteBool(AllowAutoTopicCreation);
-        }
+        writer.WriteBool(AllowAutoTopicCreation);
         if (version >= 8 && version <= 10)
         {
             writer.WriteBool(IncludeClusterAuthorizedOperations);
@@ -119,8 +113,8 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Topics.Count, version >= 9) + SizeOfTopics(Topics, version));
-        if (true) size += 1;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Topics.Count, version >= 9) + SizeOfTopics(Topics, version));
+        size += 1;
         if (version >= 8 && version <= 10) size += 1;
         if (version >= 8) size += 1;
         if (version >= 9)
@@ -148,7 +142,6 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("MetadataRequest", version);
         var result = new MetadataRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 9);
             if (count < 0)
@@ -165,10 +158,7 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
                 result.Topics = list;
             }
         }
-        if (true)
-        {
-            result.AllowAutoTopicCreation = reader.ReadBool();
-        }
+        result.AllowAutoTopicCreation = reader.ReadBool();
         if (version >= 8 && version <= 10)
         {
             result.IncludeClusterAuthorizedOperations = reader.ReadBool();
@@ -220,11 +210,8 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                if (Name is null && !(version >= 10)) throw ProtocolErrors.NullNotAllowed("Name", version);
-                writer.WriteString(Name, version >= 9);
-            }
+            if (Name is null && !(version >= 10)) throw ProtocolErrors.NullNotAllowed("Name", version);
+            writer.WriteString(Name, version >= 9);
             if (version >= 9)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -244,7 +231,7 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
         {
             int size = 0;
             if (version >= 10) size += 16;
-            if (true) size += ProtocolSize.String(Name, version >= 9);
+            size += ProtocolSize.String(Name, version >= 9);
             if (version >= 9)
             {
                 int taggedCount = 0;
@@ -266,11 +253,8 @@ public sealed partial class MetadataRequest : IKafkaRequest<MetadataResponse>, I
             {
                 result.TopicId = reader.ReadUuid();
             }
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 9);
-                if (result.Name is null && !(version >= 10)) throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.Name = reader.ReadString(version >= 9);
+            if (result.Name is null && !(version >= 10)) throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 9)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

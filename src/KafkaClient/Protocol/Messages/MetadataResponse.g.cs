@@ -57,48 +57,33 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("MetadataResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Brokers is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Brokers", version);
+            writer.WriteArrayLength(-1, version >= 9);
         }
-        if (true)
+        else
         {
-            if (Brokers is null)
+            writer.WriteArrayLength(Brokers.Count, version >= 9);
+            foreach (var element in Brokers)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Brokers", version);
-                writer.WriteArrayLength(-1, version >= 9);
-            }
-            else
-            {
-                writer.WriteArrayLength(Brokers.Count, version >= 9);
-                foreach (var element in Brokers)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        writer.WriteString(ClusterId, version >= 9);
+        writer.WriteInt32(ControllerId);
+        if (Topics is null)
         {
-            writer.WriteString(ClusterId, version >= 9);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 9);
         }
-        if (true)
+        else
         {
-            writer.WriteInt32(ControllerId);
-        }
-        if (true)
-        {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 9);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 9);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 9);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 8 && version <= 10)
@@ -135,11 +120,11 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Brokers is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Brokers.Count, version >= 9) + SizeOfBrokers(Brokers, version));
-        if (true) size += ProtocolSize.String(ClusterId, version >= 9);
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Topics.Count, version >= 9) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Brokers is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Brokers.Count, version >= 9) + SizeOfBrokers(Brokers, version));
+        size += ProtocolSize.String(ClusterId, version >= 9);
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Topics.Count, version >= 9) + SizeOfTopics(Topics, version));
         if (version >= 8 && version <= 10) size += 4;
         if (version >= 13) size += 2;
         if (version >= 9)
@@ -174,11 +159,7 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("MetadataResponse", version);
         var result = new MetadataResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 9);
             if (count < 0)
@@ -195,15 +176,8 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
                 result.Brokers = list;
             }
         }
-        if (true)
-        {
-            result.ClusterId = reader.ReadString(version >= 9);
-        }
-        if (true)
-        {
-            result.ControllerId = reader.ReadInt32();
-        }
-        if (true)
+        result.ClusterId = reader.ReadString(version >= 9);
+        result.ControllerId = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 9);
             if (count < 0)
@@ -269,22 +243,10 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(NodeId);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 9);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Port);
-            }
-            if (true)
-            {
-                writer.WriteString(Rack, version >= 9);
-            }
+            writer.WriteInt32(NodeId);
+            writer.WriteString(Host, version >= 9);
+            writer.WriteInt32(Port);
+            writer.WriteString(Rack, version >= 9);
             if (version >= 9)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -303,10 +265,10 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(Host, version >= 9);
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(Rack, version >= 9);
+            size += 4;
+            size += ProtocolSize.String(Host, version >= 9);
+            size += 4;
+            size += ProtocolSize.String(Rack, version >= 9);
             if (version >= 9)
             {
                 int taggedCount = 0;
@@ -324,22 +286,10 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         public static MetadataResponseBroker Read(ref ProtocolReader reader, short version)
         {
             var result = new MetadataResponseBroker();
-            if (true)
-            {
-                result.NodeId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 9) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Rack = reader.ReadString(version >= 9);
-            }
+            result.NodeId = reader.ReadInt32();
+            result.Host = reader.ReadString(version >= 9) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadInt32();
+            result.Rack = reader.ReadString(version >= 9);
             if (version >= 9)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -388,15 +338,9 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                if (Name is null && !(version >= 12)) throw ProtocolErrors.NullNotAllowed("Name", version);
-                writer.WriteString(Name, version >= 9);
-            }
+            writer.WriteInt16(ErrorCode);
+            if (Name is null && !(version >= 12)) throw ProtocolErrors.NullNotAllowed("Name", version);
+            writer.WriteString(Name, version >= 9);
             if (version >= 10)
             {
                 writer.WriteUuid(TopicId);
@@ -405,24 +349,18 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
+            writer.WriteBool(IsInternal);
+            if (Partitions is null)
             {
-                writer.WriteBool(IsInternal);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 9);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 9);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 9);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 9);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 8)
@@ -451,11 +389,11 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(Name, version >= 9);
+            size += 2;
+            size += ProtocolSize.String(Name, version >= 9);
             if (version >= 10) size += 16;
-            if (true) size += 1;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Partitions.Count, version >= 9) + SizeOfPartitions(Partitions, version));
+            size += 1;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Partitions.Count, version >= 9) + SizeOfPartitions(Partitions, version));
             if (version >= 8) size += 4;
             if (version >= 9)
             {
@@ -481,24 +419,14 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         public static MetadataResponseTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new MetadataResponseTopic();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 9);
-                if (result.Name is null && !(version >= 12)) throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
+            result.ErrorCode = reader.ReadInt16();
+            result.Name = reader.ReadString(version >= 9);
+            if (result.Name is null && !(version >= 12)) throw ProtocolErrors.NullNotAllowed("Name", version);
             if (version >= 10)
             {
                 result.TopicId = reader.ReadUuid();
             }
-            if (true)
-            {
-                result.IsInternal = reader.ReadBool();
-            }
-            if (true)
+            result.IsInternal = reader.ReadBool();
             {
                 int count = reader.ReadArrayLength(version >= 9);
                 if (count < 0)
@@ -570,18 +498,9 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderId);
-            }
+            writer.WriteInt16(ErrorCode);
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt32(LeaderId);
             if (version >= 7)
             {
                 writer.WriteInt32(LeaderEpoch);
@@ -590,36 +509,30 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
+            if (ReplicaNodes is null)
             {
-                if (ReplicaNodes is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("ReplicaNodes", version);
+                writer.WriteArrayLength(-1, version >= 9);
+            }
+            else
+            {
+                writer.WriteArrayLength(ReplicaNodes.Count, version >= 9);
+                foreach (var element in ReplicaNodes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("ReplicaNodes", version);
-                    writer.WriteArrayLength(-1, version >= 9);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ReplicaNodes.Count, version >= 9);
-                    foreach (var element in ReplicaNodes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
-            if (true)
+            if (IsrNodes is null)
             {
-                if (IsrNodes is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("IsrNodes", version);
+                writer.WriteArrayLength(-1, version >= 9);
+            }
+            else
+            {
+                writer.WriteArrayLength(IsrNodes.Count, version >= 9);
+                foreach (var element in IsrNodes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("IsrNodes", version);
-                    writer.WriteArrayLength(-1, version >= 9);
-                }
-                else
-                {
-                    writer.WriteArrayLength(IsrNodes.Count, version >= 9);
-                    foreach (var element in IsrNodes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 5)
@@ -660,12 +573,12 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += 4;
-            if (true) size += 4;
+            size += 2;
+            size += 4;
+            size += 4;
             if (version >= 7) size += 4;
-            if (true) size += (ReplicaNodes is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(ReplicaNodes.Count, version >= 9) + ReplicaNodes.Count * 4);
-            if (true) size += (IsrNodes is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(IsrNodes.Count, version >= 9) + IsrNodes.Count * 4);
+            size += (ReplicaNodes is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(ReplicaNodes.Count, version >= 9) + ReplicaNodes.Count * 4);
+            size += (IsrNodes is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(IsrNodes.Count, version >= 9) + IsrNodes.Count * 4);
             if (version >= 5) size += (OfflineReplicas is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(OfflineReplicas.Count, version >= 9) + OfflineReplicas.Count * 4);
             if (version >= 9)
             {
@@ -684,23 +597,13 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
         public static MetadataResponsePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new MetadataResponsePartition();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderId = reader.ReadInt32();
-            }
+            result.ErrorCode = reader.ReadInt16();
+            result.PartitionIndex = reader.ReadInt32();
+            result.LeaderId = reader.ReadInt32();
             if (version >= 7)
             {
                 result.LeaderEpoch = reader.ReadInt32();
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 9);
                 if (count < 0)
@@ -717,7 +620,6 @@ public sealed partial class MetadataResponse : IKafkaResponse<MetadataResponse>
                     result.ReplicaNodes = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 9);
                 if (count < 0)

@@ -72,18 +72,9 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetCommitRequest", version);
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 8);
-        }
-        if (true)
-        {
-            writer.WriteInt32(GenerationIdOrMemberEpoch);
-        }
-        if (true)
-        {
-            writer.WriteString(MemberId, version >= 8);
-        }
+        writer.WriteString(GroupId, version >= 8);
+        writer.WriteInt32(GenerationIdOrMemberEpoch);
+        writer.WriteString(MemberId, version >= 8);
         if (version >= 7)
         {
             if (GroupInstanceId is null && !(version >= 7)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
@@ -101,20 +92,17 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 8);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 8);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 8);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 8);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 8)
@@ -135,12 +123,12 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 8);
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(MemberId, version >= 8);
+        size += ProtocolSize.String(GroupId, version >= 8);
+        size += 4;
+        size += ProtocolSize.String(MemberId, version >= 8);
         if (version >= 7) size += ProtocolSize.String(GroupInstanceId, version >= 8);
         if (version <= 4) size += 8;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Topics.Count, version >= 8) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Topics.Count, version >= 8) + SizeOfTopics(Topics, version));
         if (version >= 8)
         {
             int taggedCount = 0;
@@ -166,18 +154,9 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetCommitRequest", version);
         var result = new OffsetCommitRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.GenerationIdOrMemberEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
+        result.GroupId = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.GenerationIdOrMemberEpoch = reader.ReadInt32();
+        result.MemberId = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
         if (version >= 7)
         {
             result.GroupInstanceId = reader.ReadString(version >= 8);
@@ -187,7 +166,6 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         {
             result.RetentionTimeMs = reader.ReadInt64();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 8);
             if (count < 0)
@@ -239,24 +217,18 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 8);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 8);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 8);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 8);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 8);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 8);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 8)
@@ -277,8 +249,8 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 8);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Partitions.Count, version >= 8) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 8);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Partitions.Count, version >= 8) + SizeOfPartitions(Partitions, version));
             if (version >= 8)
             {
                 int taggedCount = 0;
@@ -303,11 +275,7 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         public static OffsetCommitRequestTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetCommitRequestTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 8);
                 if (count < 0)
@@ -366,14 +334,8 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt64(CommittedOffset);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt64(CommittedOffset);
             if (version >= 6)
             {
                 writer.WriteInt32(CommittedLeaderEpoch);
@@ -382,10 +344,7 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteString(CommittedMetadata, version >= 8);
-            }
+            writer.WriteString(CommittedMetadata, version >= 8);
             if (version >= 8)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -404,10 +363,10 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 4;
+            size += 8;
             if (version >= 6) size += 4;
-            if (true) size += ProtocolSize.String(CommittedMetadata, version >= 8);
+            size += ProtocolSize.String(CommittedMetadata, version >= 8);
             if (version >= 8)
             {
                 int taggedCount = 0;
@@ -425,22 +384,13 @@ public sealed partial class OffsetCommitRequest : IKafkaRequest<OffsetCommitResp
         public static OffsetCommitRequestPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetCommitRequestPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.CommittedOffset = reader.ReadInt64();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.CommittedOffset = reader.ReadInt64();
             if (version >= 6)
             {
                 result.CommittedLeaderEpoch = reader.ReadInt32();
             }
-            if (true)
-            {
-                result.CommittedMetadata = reader.ReadString(version >= 8);
-            }
+            result.CommittedMetadata = reader.ReadString(version >= 8);
             if (version >= 8)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

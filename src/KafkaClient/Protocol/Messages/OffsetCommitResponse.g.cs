@@ -50,20 +50,17 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 8);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 8);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 8);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 8);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 8)
@@ -85,7 +82,7 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
     {
         int size = 0;
         if (version >= 3) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Topics.Count, version >= 8) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Topics.Count, version >= 8) + SizeOfTopics(Topics, version));
         if (version >= 8)
         {
             int taggedCount = 0;
@@ -115,7 +112,6 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 8);
             if (count < 0)
@@ -167,24 +163,18 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 8);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 8);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 8);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 8);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 8);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 8);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 8)
@@ -205,8 +195,8 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 8);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Partitions.Count, version >= 8) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 8);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 8) : ProtocolSize.ArrayLength(Partitions.Count, version >= 8) + SizeOfPartitions(Partitions, version));
             if (version >= 8)
             {
                 int taggedCount = 0;
@@ -231,11 +221,7 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         public static OffsetCommitResponseTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetCommitResponseTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 8) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 8);
                 if (count < 0)
@@ -288,14 +274,8 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
             if (version >= 8)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -314,8 +294,8 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             if (version >= 8)
             {
                 int taggedCount = 0;
@@ -333,14 +313,8 @@ public sealed partial class OffsetCommitResponse : IKafkaResponse<OffsetCommitRe
         public static OffsetCommitResponsePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetCommitResponsePartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 8)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,24 +57,18 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetDeleteRequest", version);
-        if (true)
+        writer.WriteString(GroupId, false);
+        if (Topics is null)
         {
-            writer.WriteString(GroupId, false);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, false);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, false);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, false);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, false);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
     }
@@ -83,8 +77,8 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, false);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Topics.Count, false) + SizeOfTopics(Topics, version));
+        size += ProtocolSize.String(GroupId, false);
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Topics.Count, false) + SizeOfTopics(Topics, version));
         return size;
     }
 
@@ -100,11 +94,7 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetDeleteRequest", version);
         var result = new OffsetDeleteRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
+        result.GroupId = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
         {
             int count = reader.ReadArrayLength(false);
             if (count < 0)
@@ -139,24 +129,18 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, false);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, false);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, false);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, false);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, false);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, false);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
         }
@@ -165,8 +149,8 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, false);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Partitions.Count, false) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, false);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Partitions.Count, false) + SizeOfPartitions(Partitions, version));
             return size;
         }
 
@@ -181,11 +165,7 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
         public static OffsetDeleteRequestTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetDeleteRequestTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(false);
                 if (count < 0)
@@ -218,17 +198,14 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
+            writer.WriteInt32(PartitionIndex);
         }
 
         /// <summary>The exact number of bytes <see cref="Write"/> produces at <paramref name="version"/>.</summary>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
+            size += 4;
             return size;
         }
 
@@ -236,10 +213,7 @@ public sealed partial class OffsetDeleteRequest : IKafkaRequest<OffsetDeleteResp
         public static OffsetDeleteRequestPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetDeleteRequestPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
+            result.PartitionIndex = reader.ReadInt32();
             return result;
         }
     }

@@ -42,28 +42,19 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetDeleteResponse", version);
-        if (true)
+        writer.WriteInt16(ErrorCode);
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt16(ErrorCode);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, false);
         }
-        if (true)
+        else
         {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, false);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, false);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, false);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
     }
@@ -72,9 +63,9 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Topics.Count, false) + SizeOfTopics(Topics, version));
+        size += 2;
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Topics.Count, false) + SizeOfTopics(Topics, version));
         return size;
     }
 
@@ -90,15 +81,8 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetDeleteResponse", version);
         var result = new OffsetDeleteResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ErrorCode = reader.ReadInt16();
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(false);
             if (count < 0)
@@ -133,24 +117,18 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, false);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, false);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, false);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, false);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, false);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, false);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
         }
@@ -159,8 +137,8 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, false);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Partitions.Count, false) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, false);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Partitions.Count, false) + SizeOfPartitions(Partitions, version));
             return size;
         }
 
@@ -175,11 +153,7 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
         public static OffsetDeleteResponseTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetDeleteResponseTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(false);
                 if (count < 0)
@@ -215,22 +189,16 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
         }
 
         /// <summary>The exact number of bytes <see cref="Write"/> produces at <paramref name="version"/>.</summary>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             return size;
         }
 
@@ -238,14 +206,8 @@ public sealed partial class OffsetDeleteResponse : IKafkaResponse<OffsetDeleteRe
         public static OffsetDeleteResponsePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetDeleteResponsePartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
             return result;
         }
     }

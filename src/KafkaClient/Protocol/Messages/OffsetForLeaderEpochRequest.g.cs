@@ -68,20 +68,17 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 4);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 4);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 4);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 4);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 4)
@@ -103,7 +100,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
     {
         int size = 0;
         if (version >= 3) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Topics.Count, version >= 4) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Topics.Count, version >= 4) + SizeOfTopics(Topics, version));
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -133,7 +130,6 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         {
             result.ReplicaId = reader.ReadInt32();
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 4);
             if (count < 0)
@@ -185,24 +181,18 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 4);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, version >= 4);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 4);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 4);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 4);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 4);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 4)
@@ -223,8 +213,8 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 4);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Partitions.Count, version >= 4) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Topic, version >= 4);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Partitions.Count, version >= 4) + SizeOfPartitions(Partitions, version));
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -249,11 +239,7 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         public static OffsetForLeaderTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetForLeaderTopic();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 4);
                 if (count < 0)
@@ -309,18 +295,9 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt32(CurrentLeaderEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderEpoch);
-            }
+            writer.WriteInt32(Partition);
+            writer.WriteInt32(CurrentLeaderEpoch);
+            writer.WriteInt32(LeaderEpoch);
             if (version >= 4)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -339,9 +316,9 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 4;
+            size += 4;
+            size += 4;
+            size += 4;
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -359,18 +336,9 @@ public sealed partial class OffsetForLeaderEpochRequest : IKafkaRequest<OffsetFo
         public static OffsetForLeaderPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetForLeaderPartition();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.CurrentLeaderEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
+            result.Partition = reader.ReadInt32();
+            result.CurrentLeaderEpoch = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
             if (version >= 4)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -42,24 +42,18 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetForLeaderEpochResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 4);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 4);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 4);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 4);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 4)
@@ -80,8 +74,8 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Topics.Count, version >= 4) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Topics.Count, version >= 4) + SizeOfTopics(Topics, version));
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("OffsetForLeaderEpochResponse", version);
         var result = new OffsetForLeaderEpochResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 4);
             if (count < 0)
@@ -163,24 +153,18 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 4);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, version >= 4);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 4);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 4);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 4);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 4);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 4)
@@ -201,8 +185,8 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 4);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Partitions.Count, version >= 4) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Topic, version >= 4);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Partitions.Count, version >= 4) + SizeOfPartitions(Partitions, version));
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -227,11 +211,7 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
         public static OffsetForLeaderTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new OffsetForLeaderTopicResult();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 4);
                 if (count < 0)
@@ -290,22 +270,10 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt64(EndOffset);
-            }
+            writer.WriteInt16(ErrorCode);
+            writer.WriteInt32(Partition);
+            writer.WriteInt32(LeaderEpoch);
+            writer.WriteInt64(EndOffset);
             if (version >= 4)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -324,10 +292,10 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 2;
+            size += 4;
+            size += 4;
+            size += 8;
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -345,22 +313,10 @@ public sealed partial class OffsetForLeaderEpochResponse : IKafkaResponse<Offset
         public static EpochEndOffset Read(ref ProtocolReader reader, short version)
         {
             var result = new EpochEndOffset();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.EndOffset = reader.ReadInt64();
-            }
+            result.ErrorCode = reader.ReadInt16();
+            result.Partition = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
+            result.EndOffset = reader.ReadInt64();
             if (version >= 4)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

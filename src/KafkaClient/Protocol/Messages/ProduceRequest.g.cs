@@ -66,32 +66,20 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ProduceRequest", version);
-        if (true)
+        writer.WriteString(TransactionalId, version >= 9);
+        writer.WriteInt16(Acks);
+        writer.WriteInt32(TimeoutMs);
+        if (TopicData is null)
         {
-            writer.WriteString(TransactionalId, version >= 9);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicData", version);
+            writer.WriteArrayLength(-1, version >= 9);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(Acks);
-        }
-        if (true)
-        {
-            writer.WriteInt32(TimeoutMs);
-        }
-        if (true)
-        {
-            if (TopicData is null)
+            writer.WriteArrayLength(TopicData.Count, version >= 9);
+            foreach (var element in TopicData)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicData", version);
-                writer.WriteArrayLength(-1, version >= 9);
-            }
-            else
-            {
-                writer.WriteArrayLength(TopicData.Count, version >= 9);
-                foreach (var element in TopicData)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 9)
@@ -112,10 +100,10 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(TransactionalId, version >= 9);
-        if (true) size += 2;
-        if (true) size += 4;
-        if (true) size += (TopicData is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(TopicData.Count, version >= 9) + SizeOfTopicData(TopicData, version));
+        size += ProtocolSize.String(TransactionalId, version >= 9);
+        size += 2;
+        size += 4;
+        size += (TopicData is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(TopicData.Count, version >= 9) + SizeOfTopicData(TopicData, version));
         if (version >= 9)
         {
             int taggedCount = 0;
@@ -141,19 +129,9 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ProduceRequest", version);
         var result = new ProduceRequest();
-        if (true)
-        {
-            result.TransactionalId = reader.ReadString(version >= 9);
-        }
-        if (true)
-        {
-            result.Acks = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
+        result.TransactionalId = reader.ReadString(version >= 9);
+        result.Acks = reader.ReadInt16();
+        result.TimeoutMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 9);
             if (count < 0)
@@ -205,24 +183,18 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 9);
+            if (PartitionData is null)
             {
-                writer.WriteString(Name, version >= 9);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionData", version);
+                writer.WriteArrayLength(-1, version >= 9);
             }
-            if (true)
+            else
             {
-                if (PartitionData is null)
+                writer.WriteArrayLength(PartitionData.Count, version >= 9);
+                foreach (var element in PartitionData)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionData", version);
-                    writer.WriteArrayLength(-1, version >= 9);
-                }
-                else
-                {
-                    writer.WriteArrayLength(PartitionData.Count, version >= 9);
-                    foreach (var element in PartitionData)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 9)
@@ -243,8 +215,8 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 9);
-            if (true) size += (PartitionData is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(PartitionData.Count, version >= 9) + SizeOfPartitionData(PartitionData, version));
+            size += ProtocolSize.String(Name, version >= 9);
+            size += (PartitionData is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(PartitionData.Count, version >= 9) + SizeOfPartitionData(PartitionData, version));
             if (version >= 9)
             {
                 int taggedCount = 0;
@@ -269,11 +241,7 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
         public static TopicProduceData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicProduceData();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 9) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 9) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 9);
                 if (count < 0)
@@ -326,14 +294,8 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Index);
-            }
-            if (true)
-            {
-                writer.WriteBytes(Records, version >= 9);
-            }
+            writer.WriteInt32(Index);
+            writer.WriteBytes(Records, version >= 9);
             if (version >= 9)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -352,8 +314,8 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += ProtocolSize.Bytes(Records, version >= 9);
+            size += 4;
+            size += ProtocolSize.Bytes(Records, version >= 9);
             if (version >= 9)
             {
                 int taggedCount = 0;
@@ -371,14 +333,8 @@ public sealed partial class ProduceRequest : IKafkaRequest<ProduceResponse>, IPr
         public static PartitionProduceData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionProduceData();
-            if (true)
-            {
-                result.Index = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Records = reader.ReadBytes(version >= 9);
-            }
+            result.Index = reader.ReadInt32();
+            result.Records = reader.ReadBytes(version >= 9);
             if (version >= 9)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

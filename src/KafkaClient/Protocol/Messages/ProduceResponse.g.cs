@@ -45,26 +45,20 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ProduceResponse", version);
-        if (true)
+        if (Responses is null)
         {
-            if (Responses is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
+            writer.WriteArrayLength(-1, version >= 9);
+        }
+        else
+        {
+            writer.WriteArrayLength(Responses.Count, version >= 9);
+            foreach (var element in Responses)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
-                writer.WriteArrayLength(-1, version >= 9);
-            }
-            else
-            {
-                writer.WriteArrayLength(Responses.Count, version >= 9);
-                foreach (var element in Responses)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
         if (!(version >= 10) && !(NodeEndpoints is { Count: 0 }))
         {
             throw ProtocolErrors.FieldNotSupported("ProduceResponse.NodeEndpoints", version);
@@ -106,8 +100,8 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Responses.Count, version >= 9) + SizeOfResponses(Responses, version));
-        if (true) size += 4;
+        size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(Responses.Count, version >= 9) + SizeOfResponses(Responses, version));
+        size += 4;
         if (version >= 9)
         {
             int taggedCount = 0;
@@ -146,7 +140,6 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ProduceResponse", version);
         var result = new ProduceResponse();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 9);
             if (count < 0)
@@ -163,10 +156,7 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
                 result.Responses = list;
             }
         }
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
         if (version >= 9)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -223,24 +213,18 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 9);
+            if (PartitionResponses is null)
             {
-                writer.WriteString(Name, version >= 9);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionResponses", version);
+                writer.WriteArrayLength(-1, version >= 9);
             }
-            if (true)
+            else
             {
-                if (PartitionResponses is null)
+                writer.WriteArrayLength(PartitionResponses.Count, version >= 9);
+                foreach (var element in PartitionResponses)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionResponses", version);
-                    writer.WriteArrayLength(-1, version >= 9);
-                }
-                else
-                {
-                    writer.WriteArrayLength(PartitionResponses.Count, version >= 9);
-                    foreach (var element in PartitionResponses)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 9)
@@ -261,8 +245,8 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 9);
-            if (true) size += (PartitionResponses is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(PartitionResponses.Count, version >= 9) + SizeOfPartitionResponses(PartitionResponses, version));
+            size += ProtocolSize.String(Name, version >= 9);
+            size += (PartitionResponses is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(PartitionResponses.Count, version >= 9) + SizeOfPartitionResponses(PartitionResponses, version));
             if (version >= 9)
             {
                 int taggedCount = 0;
@@ -287,11 +271,7 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
         public static TopicProduceResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicProduceResponse();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 9) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 9) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 9);
                 if (count < 0)
@@ -362,22 +342,10 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Index);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteInt64(BaseOffset);
-            }
-            if (true)
-            {
-                writer.WriteInt64(LogAppendTimeMs);
-            }
+            writer.WriteInt32(Index);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteInt64(BaseOffset);
+            writer.WriteInt64(LogAppendTimeMs);
             if (version >= 5)
             {
                 writer.WriteInt64(LogStartOffset);
@@ -444,10 +412,10 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += 8;
-            if (true) size += 8;
+            size += 4;
+            size += 2;
+            size += 8;
+            size += 8;
             if (version >= 5) size += 8;
             if (version >= 8) size += (RecordErrors is null ? ProtocolSize.ArrayLength(-1, version >= 9) : ProtocolSize.ArrayLength(RecordErrors.Count, version >= 9) + SizeOfRecordErrors(RecordErrors, version));
             if (version >= 8) size += ProtocolSize.String(ErrorMessage, version >= 9);
@@ -481,22 +449,10 @@ public sealed partial class ProduceResponse : IKafkaResponse<ProduceResponse>
         public static PartitionProduceResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionProduceResponse();
-            if (true)
-            {
-                result.Index = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.BaseOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.LogAppendTimeMs = reader.ReadInt64();
-            }
+            result.Index = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.BaseOffset = reader.ReadInt64();
+            result.LogAppendTimeMs = reader.ReadInt64();
             if (version >= 5)
             {
                 result.LogStartOffset = reader.ReadInt64();

@@ -69,26 +69,11 @@ public sealed partial class PushTelemetryRequest : IKafkaRequest<PushTelemetryRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("PushTelemetryRequest", version);
-        if (true)
-        {
-            writer.WriteUuid(ClientInstanceId);
-        }
-        if (true)
-        {
-            writer.WriteInt32(SubscriptionId);
-        }
-        if (true)
-        {
-            writer.WriteBool(Terminating);
-        }
-        if (true)
-        {
-            writer.WriteInt8(CompressionType);
-        }
-        if (true)
-        {
-            writer.WriteBytes(Metrics, version >= 0);
-        }
+        writer.WriteUuid(ClientInstanceId);
+        writer.WriteInt32(SubscriptionId);
+        writer.WriteBool(Terminating);
+        writer.WriteInt8(CompressionType);
+        writer.WriteBytes(Metrics, version >= 0);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -107,11 +92,11 @@ public sealed partial class PushTelemetryRequest : IKafkaRequest<PushTelemetryRe
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 16;
-        if (true) size += 4;
-        if (true) size += 1;
-        if (true) size += 1;
-        if (true) size += ProtocolSize.Bytes(Metrics, version >= 0);
+        size += 16;
+        size += 4;
+        size += 1;
+        size += 1;
+        size += ProtocolSize.Bytes(Metrics, version >= 0);
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -130,26 +115,11 @@ public sealed partial class PushTelemetryRequest : IKafkaRequest<PushTelemetryRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("PushTelemetryRequest", version);
         var result = new PushTelemetryRequest();
-        if (true)
-        {
-            result.ClientInstanceId = reader.ReadUuid();
-        }
-        if (true)
-        {
-            result.SubscriptionId = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.Terminating = reader.ReadBool();
-        }
-        if (true)
-        {
-            result.CompressionType = reader.ReadInt8();
-        }
-        if (true)
-        {
-            result.Metrics = reader.ReadBytes(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Metrics", version);
-        }
+        result.ClientInstanceId = reader.ReadUuid();
+        result.SubscriptionId = reader.ReadInt32();
+        result.Terminating = reader.ReadBool();
+        result.CompressionType = reader.ReadInt8();
+        result.Metrics = reader.ReadBytes(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Metrics", version);
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

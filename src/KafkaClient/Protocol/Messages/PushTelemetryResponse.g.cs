@@ -42,14 +42,8 @@ public sealed partial class PushTelemetryResponse : IKafkaResponse<PushTelemetry
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("PushTelemetryResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -68,8 +62,8 @@ public sealed partial class PushTelemetryResponse : IKafkaResponse<PushTelemetry
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
+        size += 4;
+        size += 2;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -88,14 +82,8 @@ public sealed partial class PushTelemetryResponse : IKafkaResponse<PushTelemetry
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("PushTelemetryResponse", version);
         var result = new PushTelemetryResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -39,20 +39,17 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ReadShareGroupStateSummaryResponse", version);
-        if (true)
+        if (Results is null)
         {
-            if (Results is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(Results.Count, version >= 0);
+            foreach (var element in Results)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Results", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Results.Count, version >= 0);
-                foreach (var element in Results)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -73,7 +70,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
+        size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -99,7 +96,6 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ReadShareGroupStateSummaryResponse", version);
         var result = new ReadShareGroupStateSummaryResponse();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -151,24 +147,18 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -189,8 +179,8 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -215,11 +205,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
         public static ReadStateSummaryResult Read(ref ProtocolReader reader, short version)
         {
             var result = new ReadStateSummaryResult();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -281,26 +267,11 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(StateEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt64(StartOffset);
-            }
+            writer.WriteInt32(Partition);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
+            writer.WriteInt32(StateEpoch);
+            writer.WriteInt64(StartOffset);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -319,11 +290,11 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += 4;
+            size += 8;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -341,26 +312,11 @@ public sealed partial class ReadShareGroupStateSummaryResponse : IKafkaResponse<
         public static PartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionResult();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.StateEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.StartOffset = reader.ReadInt64();
-            }
+            result.Partition = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
+            result.StateEpoch = reader.ReadInt32();
+            result.StartOffset = reader.ReadInt64();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -63,18 +63,9 @@ public sealed partial class RemoveRaftVoterRequest : IKafkaRequest<RemoveRaftVot
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("RemoveRaftVoterRequest", version);
-        if (true)
-        {
-            writer.WriteString(ClusterId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(VoterId);
-        }
-        if (true)
-        {
-            writer.WriteUuid(VoterDirectoryId);
-        }
+        writer.WriteString(ClusterId, version >= 0);
+        writer.WriteInt32(VoterId);
+        writer.WriteUuid(VoterDirectoryId);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -93,9 +84,9 @@ public sealed partial class RemoveRaftVoterRequest : IKafkaRequest<RemoveRaftVot
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(ClusterId, version >= 0);
-        if (true) size += 4;
-        if (true) size += 16;
+        size += ProtocolSize.String(ClusterId, version >= 0);
+        size += 4;
+        size += 16;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -114,18 +105,9 @@ public sealed partial class RemoveRaftVoterRequest : IKafkaRequest<RemoveRaftVot
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("RemoveRaftVoterRequest", version);
         var result = new RemoveRaftVoterRequest();
-        if (true)
-        {
-            result.ClusterId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.VoterId = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.VoterDirectoryId = reader.ReadUuid();
-        }
+        result.ClusterId = reader.ReadString(version >= 0);
+        result.VoterId = reader.ReadInt32();
+        result.VoterDirectoryId = reader.ReadUuid();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -60,14 +60,8 @@ public sealed partial class RenewDelegationTokenRequest : IKafkaRequest<RenewDel
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("RenewDelegationTokenRequest", version);
-        if (true)
-        {
-            writer.WriteBytes(Hmac, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteInt64(RenewPeriodMs);
-        }
+        writer.WriteBytes(Hmac, version >= 2);
+        writer.WriteInt64(RenewPeriodMs);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -86,8 +80,8 @@ public sealed partial class RenewDelegationTokenRequest : IKafkaRequest<RenewDel
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.Bytes(Hmac, version >= 2);
-        if (true) size += 8;
+        size += ProtocolSize.Bytes(Hmac, version >= 2);
+        size += 8;
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -106,14 +100,8 @@ public sealed partial class RenewDelegationTokenRequest : IKafkaRequest<RenewDel
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("RenewDelegationTokenRequest", version);
         var result = new RenewDelegationTokenRequest();
-        if (true)
-        {
-            result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
-        }
-        if (true)
-        {
-            result.RenewPeriodMs = reader.ReadInt64();
-        }
+        result.Hmac = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("Hmac", version);
+        result.RenewPeriodMs = reader.ReadInt64();
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -45,18 +45,9 @@ public sealed partial class RequestHeader : IProtocolMessage<RequestHeader>
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("RequestHeader", version);
-        if (true)
-        {
-            writer.WriteInt16(RequestApiKey);
-        }
-        if (true)
-        {
-            writer.WriteInt16(RequestApiVersion);
-        }
-        if (true)
-        {
-            writer.WriteInt32(CorrelationId);
-        }
+        writer.WriteInt16(RequestApiKey);
+        writer.WriteInt16(RequestApiVersion);
+        writer.WriteInt32(CorrelationId);
         if (version >= 1)
         {
             if (ClientId is null && !(version >= 1)) throw ProtocolErrors.NullNotAllowed("ClientId", version);
@@ -84,9 +75,9 @@ public sealed partial class RequestHeader : IProtocolMessage<RequestHeader>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += 2;
-        if (true) size += 4;
+        size += 2;
+        size += 2;
+        size += 4;
         if (version >= 1) size += ProtocolSize.String(ClientId, false);
         if (version >= 2)
         {
@@ -106,18 +97,9 @@ public sealed partial class RequestHeader : IProtocolMessage<RequestHeader>
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("RequestHeader", version);
         var result = new RequestHeader();
-        if (true)
-        {
-            result.RequestApiKey = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.RequestApiVersion = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.CorrelationId = reader.ReadInt32();
-        }
+        result.RequestApiKey = reader.ReadInt16();
+        result.RequestApiVersion = reader.ReadInt16();
+        result.CorrelationId = reader.ReadInt32();
         if (version >= 1)
         {
             result.ClientId = reader.ReadString(false);

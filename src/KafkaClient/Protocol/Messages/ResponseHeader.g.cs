@@ -36,10 +36,7 @@ public sealed partial class ResponseHeader : IProtocolMessage<ResponseHeader>
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ResponseHeader", version);
-        if (true)
-        {
-            writer.WriteInt32(CorrelationId);
-        }
+        writer.WriteInt32(CorrelationId);
         if (version >= 1)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -58,7 +55,7 @@ public sealed partial class ResponseHeader : IProtocolMessage<ResponseHeader>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -77,10 +74,7 @@ public sealed partial class ResponseHeader : IProtocolMessage<ResponseHeader>
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ResponseHeader", version);
         var result = new ResponseHeader();
-        if (true)
-        {
-            result.CorrelationId = reader.ReadInt32();
-        }
+        result.CorrelationId = reader.ReadInt32();
         if (version >= 1)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,10 +57,7 @@ public sealed partial class SaslAuthenticateRequest : IKafkaRequest<SaslAuthenti
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslAuthenticateRequest", version);
-        if (true)
-        {
-            writer.WriteBytes(AuthBytes, version >= 2);
-        }
+        writer.WriteBytes(AuthBytes, version >= 2);
         if (version >= 2)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -79,7 +76,7 @@ public sealed partial class SaslAuthenticateRequest : IKafkaRequest<SaslAuthenti
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.Bytes(AuthBytes, version >= 2);
+        size += ProtocolSize.Bytes(AuthBytes, version >= 2);
         if (version >= 2)
         {
             int taggedCount = 0;
@@ -98,10 +95,7 @@ public sealed partial class SaslAuthenticateRequest : IKafkaRequest<SaslAuthenti
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslAuthenticateRequest", version);
         var result = new SaslAuthenticateRequest();
-        if (true)
-        {
-            result.AuthBytes = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("AuthBytes", version);
-        }
+        result.AuthBytes = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("AuthBytes", version);
         if (version >= 2)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -48,18 +48,9 @@ public sealed partial class SaslAuthenticateResponse : IKafkaResponse<SaslAuthen
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslAuthenticateResponse", version);
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 2);
-        }
-        if (true)
-        {
-            writer.WriteBytes(AuthBytes, version >= 2);
-        }
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 2);
+        writer.WriteBytes(AuthBytes, version >= 2);
         if (version >= 1)
         {
             writer.WriteInt64(SessionLifetimeMs);
@@ -86,9 +77,9 @@ public sealed partial class SaslAuthenticateResponse : IKafkaResponse<SaslAuthen
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 2);
-        if (true) size += ProtocolSize.Bytes(AuthBytes, version >= 2);
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 2);
+        size += ProtocolSize.Bytes(AuthBytes, version >= 2);
         if (version >= 1) size += 8;
         if (version >= 2)
         {
@@ -108,18 +99,9 @@ public sealed partial class SaslAuthenticateResponse : IKafkaResponse<SaslAuthen
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslAuthenticateResponse", version);
         var result = new SaslAuthenticateResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 2);
-        }
-        if (true)
-        {
-            result.AuthBytes = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("AuthBytes", version);
-        }
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 2);
+        result.AuthBytes = reader.ReadBytes(version >= 2) ?? throw ProtocolErrors.NullNotAllowed("AuthBytes", version);
         if (version >= 1)
         {
             result.SessionLifetimeMs = reader.ReadInt64();

@@ -54,17 +54,14 @@ public sealed partial class SaslHandshakeRequest : IKafkaRequest<SaslHandshakeRe
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslHandshakeRequest", version);
-        if (true)
-        {
-            writer.WriteString(Mechanism, false);
-        }
+        writer.WriteString(Mechanism, false);
     }
 
     /// <summary>The exact number of bytes <see cref="Write"/> produces at <paramref name="version"/>.</summary>
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(Mechanism, false);
+        size += ProtocolSize.String(Mechanism, false);
         return size;
     }
 
@@ -73,10 +70,7 @@ public sealed partial class SaslHandshakeRequest : IKafkaRequest<SaslHandshakeRe
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslHandshakeRequest", version);
         var result = new SaslHandshakeRequest();
-        if (true)
-        {
-            result.Mechanism = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Mechanism", version);
-        }
+        result.Mechanism = reader.ReadString(false) ?? throw ProtocolErrors.NullNotAllowed("Mechanism", version);
         return result;
     }
 }

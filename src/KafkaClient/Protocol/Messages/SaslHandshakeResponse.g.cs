@@ -39,24 +39,18 @@ public sealed partial class SaslHandshakeResponse : IKafkaResponse<SaslHandshake
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslHandshakeResponse", version);
-        if (true)
+        writer.WriteInt16(ErrorCode);
+        if (Mechanisms is null)
         {
-            writer.WriteInt16(ErrorCode);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Mechanisms", version);
+            writer.WriteArrayLength(-1, false);
         }
-        if (true)
+        else
         {
-            if (Mechanisms is null)
+            writer.WriteArrayLength(Mechanisms.Count, false);
+            foreach (var element in Mechanisms)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Mechanisms", version);
-                writer.WriteArrayLength(-1, false);
-            }
-            else
-            {
-                writer.WriteArrayLength(Mechanisms.Count, false);
-                foreach (var element in Mechanisms)
-                {
-                    writer.WriteString(element, false);
-                }
+                writer.WriteString(element, false);
             }
         }
     }
@@ -65,8 +59,8 @@ public sealed partial class SaslHandshakeResponse : IKafkaResponse<SaslHandshake
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 2;
-        if (true) size += (Mechanisms is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Mechanisms.Count, false) + SizeOfMechanisms(Mechanisms, version));
+        size += 2;
+        size += (Mechanisms is null ? ProtocolSize.ArrayLength(-1, false) : ProtocolSize.ArrayLength(Mechanisms.Count, false) + SizeOfMechanisms(Mechanisms, version));
         return size;
     }
 
@@ -82,11 +76,7 @@ public sealed partial class SaslHandshakeResponse : IKafkaResponse<SaslHandshake
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SaslHandshakeResponse", version);
         var result = new SaslHandshakeResponse();
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
+        result.ErrorCode = reader.ReadInt16();
         {
             int count = reader.ReadArrayLength(false);
             if (count < 0)

@@ -66,32 +66,20 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareAcknowledgeRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(ShareSessionEpoch);
+        if (Topics is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteString(MemberId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(ShareSessionEpoch);
-        }
-        if (true)
-        {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -112,10 +100,10 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -141,19 +129,9 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareAcknowledgeRequest", version);
         var result = new ShareAcknowledgeRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.ShareSessionEpoch = reader.ReadInt32();
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0);
+        result.MemberId = reader.ReadString(version >= 0);
+        result.ShareSessionEpoch = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -205,24 +183,18 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -243,8 +215,8 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -269,11 +241,7 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         public static AcknowledgeTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new AcknowledgeTopic();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -326,24 +294,18 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            if (AcknowledgementBatches is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgementBatches", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (AcknowledgementBatches is null)
+                writer.WriteArrayLength(AcknowledgementBatches.Count, version >= 0);
+                foreach (var element in AcknowledgementBatches)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgementBatches", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AcknowledgementBatches.Count, version >= 0);
-                    foreach (var element in AcknowledgementBatches)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -364,8 +326,8 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += (AcknowledgementBatches is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgementBatches.Count, version >= 0) + SizeOfAcknowledgementBatches(AcknowledgementBatches, version));
+            size += 4;
+            size += (AcknowledgementBatches is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgementBatches.Count, version >= 0) + SizeOfAcknowledgementBatches(AcknowledgementBatches, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -390,11 +352,7 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         public static AcknowledgePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new AcknowledgePartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -450,28 +408,19 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt64(FirstOffset);
+            writer.WriteInt64(LastOffset);
+            if (AcknowledgeTypes is null)
             {
-                writer.WriteInt64(FirstOffset);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgeTypes", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt64(LastOffset);
-            }
-            if (true)
-            {
-                if (AcknowledgeTypes is null)
+                writer.WriteArrayLength(AcknowledgeTypes.Count, version >= 0);
+                foreach (var element in AcknowledgeTypes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgeTypes", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AcknowledgeTypes.Count, version >= 0);
-                    foreach (var element in AcknowledgeTypes)
-                    {
-                        writer.WriteInt8(element);
-                    }
+                    writer.WriteInt8(element);
                 }
             }
             if (version >= 0)
@@ -492,9 +441,9 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += (AcknowledgeTypes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgeTypes.Count, version >= 0) + AcknowledgeTypes.Count * 1);
+            size += 8;
+            size += 8;
+            size += (AcknowledgeTypes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgeTypes.Count, version >= 0) + AcknowledgeTypes.Count * 1);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -512,15 +461,8 @@ public sealed partial class ShareAcknowledgeRequest : IKafkaRequest<ShareAcknowl
         public static AcknowledgementBatch Read(ref ProtocolReader reader, short version)
         {
             var result = new AcknowledgementBatch();
-            if (true)
-            {
-                result.FirstOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.LastOffset = reader.ReadInt64();
-            }
-            if (true)
+            result.FirstOffset = reader.ReadInt64();
+            result.LastOffset = reader.ReadInt64();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

@@ -78,60 +78,36 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareFetchRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(ShareSessionEpoch);
+        writer.WriteInt32(MaxWaitMs);
+        writer.WriteInt32(MinBytes);
+        writer.WriteInt32(MaxBytes);
+        if (Topics is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteString(MemberId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(ShareSessionEpoch);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MaxWaitMs);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MinBytes);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MaxBytes);
-        }
-        if (true)
-        {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (ForgottenTopicsData is null)
         {
-            if (ForgottenTopicsData is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("ForgottenTopicsData", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(ForgottenTopicsData.Count, version >= 0);
+            foreach (var element in ForgottenTopicsData)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("ForgottenTopicsData", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(ForgottenTopicsData.Count, version >= 0);
-                foreach (var element in ForgottenTopicsData)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -152,14 +128,14 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
-        if (true) size += (ForgottenTopicsData is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ForgottenTopicsData.Count, version >= 0) + SizeOfForgottenTopicsData(ForgottenTopicsData, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += 4;
+        size += 4;
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += (ForgottenTopicsData is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ForgottenTopicsData.Count, version >= 0) + SizeOfForgottenTopicsData(ForgottenTopicsData, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -192,31 +168,12 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareFetchRequest", version);
         var result = new ShareFetchRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.ShareSessionEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MaxWaitMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MinBytes = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MaxBytes = reader.ReadInt32();
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0);
+        result.MemberId = reader.ReadString(version >= 0);
+        result.ShareSessionEpoch = reader.ReadInt32();
+        result.MaxWaitMs = reader.ReadInt32();
+        result.MinBytes = reader.ReadInt32();
+        result.MaxBytes = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -233,7 +190,6 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
                 result.Topics = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -285,24 +241,18 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -323,8 +273,8 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -349,11 +299,7 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public static FetchTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new FetchTopic();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -409,28 +355,19 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt32(PartitionMaxBytes);
+            if (AcknowledgementBatches is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgementBatches", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(PartitionMaxBytes);
-            }
-            if (true)
-            {
-                if (AcknowledgementBatches is null)
+                writer.WriteArrayLength(AcknowledgementBatches.Count, version >= 0);
+                foreach (var element in AcknowledgementBatches)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgementBatches", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AcknowledgementBatches.Count, version >= 0);
-                    foreach (var element in AcknowledgementBatches)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -451,9 +388,9 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += (AcknowledgementBatches is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgementBatches.Count, version >= 0) + SizeOfAcknowledgementBatches(AcknowledgementBatches, version));
+            size += 4;
+            size += 4;
+            size += (AcknowledgementBatches is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgementBatches.Count, version >= 0) + SizeOfAcknowledgementBatches(AcknowledgementBatches, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -478,15 +415,8 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public static FetchPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new FetchPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.PartitionMaxBytes = reader.ReadInt32();
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
+            result.PartitionMaxBytes = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -542,28 +472,19 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt64(FirstOffset);
+            writer.WriteInt64(LastOffset);
+            if (AcknowledgeTypes is null)
             {
-                writer.WriteInt64(FirstOffset);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgeTypes", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt64(LastOffset);
-            }
-            if (true)
-            {
-                if (AcknowledgeTypes is null)
+                writer.WriteArrayLength(AcknowledgeTypes.Count, version >= 0);
+                foreach (var element in AcknowledgeTypes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("AcknowledgeTypes", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AcknowledgeTypes.Count, version >= 0);
-                    foreach (var element in AcknowledgeTypes)
-                    {
-                        writer.WriteInt8(element);
-                    }
+                    writer.WriteInt8(element);
                 }
             }
             if (version >= 0)
@@ -584,9 +505,9 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += (AcknowledgeTypes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgeTypes.Count, version >= 0) + AcknowledgeTypes.Count * 1);
+            size += 8;
+            size += 8;
+            size += (AcknowledgeTypes is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcknowledgeTypes.Count, version >= 0) + AcknowledgeTypes.Count * 1);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -604,15 +525,8 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public static AcknowledgementBatch Read(ref ProtocolReader reader, short version)
         {
             var result = new AcknowledgementBatch();
-            if (true)
-            {
-                result.FirstOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.LastOffset = reader.ReadInt64();
-            }
-            if (true)
+            result.FirstOffset = reader.ReadInt64();
+            result.LastOffset = reader.ReadInt64();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -665,24 +579,18 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -703,8 +611,8 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -722,11 +630,7 @@ public sealed partial class ShareFetchRequest : IKafkaRequest<ShareFetchResponse
         public static ForgottenTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new ForgottenTopic();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

@@ -51,48 +51,33 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareFetchResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
+        if (Responses is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
-        if (true)
-        {
-            if (Responses is null)
+            writer.WriteArrayLength(Responses.Count, version >= 0);
+            foreach (var element in Responses)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Responses", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Responses.Count, version >= 0);
-                foreach (var element in Responses)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (NodeEndpoints is null)
         {
-            if (NodeEndpoints is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("NodeEndpoints", version);
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(NodeEndpoints.Count, version >= 0);
+            foreach (var element in NodeEndpoints)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("NodeEndpoints", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(NodeEndpoints.Count, version >= 0);
-                foreach (var element in NodeEndpoints)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -113,11 +98,11 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-        if (true) size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Responses.Count, version >= 0) + SizeOfResponses(Responses, version));
-        if (true) size += (NodeEndpoints is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(NodeEndpoints.Count, version >= 0) + SizeOfNodeEndpoints(NodeEndpoints, version));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += (Responses is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Responses.Count, version >= 0) + SizeOfResponses(Responses, version));
+        size += (NodeEndpoints is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(NodeEndpoints.Count, version >= 0) + SizeOfNodeEndpoints(NodeEndpoints, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -150,19 +135,9 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareFetchResponse", version);
         var result = new ShareFetchResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -179,7 +154,6 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
                 result.Responses = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -231,24 +205,18 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -269,8 +237,8 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -295,11 +263,7 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public static ShareFetchableTopicResponse Read(ref ProtocolReader reader, short version)
         {
             var result = new ShareFetchableTopicResponse();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -370,48 +334,24 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
+            writer.WriteInt16(AcknowledgeErrorCode);
+            writer.WriteString(AcknowledgeErrorMessage, version >= 0);
+            CurrentLeader.Write(ref writer, version);
+            writer.WriteBytes(Records, version >= 0);
+            if (AcquiredRecords is null)
             {
-                writer.WriteInt32(PartitionIndex);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("AcquiredRecords", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt16(AcknowledgeErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(AcknowledgeErrorMessage, version >= 0);
-            }
-            if (true)
-            {
-                CurrentLeader.Write(ref writer, version);
-            }
-            if (true)
-            {
-                writer.WriteBytes(Records, version >= 0);
-            }
-            if (true)
-            {
-                if (AcquiredRecords is null)
+                writer.WriteArrayLength(AcquiredRecords.Count, version >= 0);
+                foreach (var element in AcquiredRecords)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("AcquiredRecords", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(AcquiredRecords.Count, version >= 0);
-                    foreach (var element in AcquiredRecords)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -432,14 +372,14 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(AcknowledgeErrorMessage, version >= 0);
-            if (true) size += CurrentLeader.ComputeSize(version);
-            if (true) size += ProtocolSize.Bytes(Records, version >= 0);
-            if (true) size += (AcquiredRecords is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcquiredRecords.Count, version >= 0) + SizeOfAcquiredRecords(AcquiredRecords, version));
+            size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += 2;
+            size += ProtocolSize.String(AcknowledgeErrorMessage, version >= 0);
+            size += CurrentLeader.ComputeSize(version);
+            size += ProtocolSize.Bytes(Records, version >= 0);
+            size += (AcquiredRecords is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(AcquiredRecords.Count, version >= 0) + SizeOfAcquiredRecords(AcquiredRecords, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -464,35 +404,13 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.AcknowledgeErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.AcknowledgeErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.CurrentLeader = ShareFetchResponse.LeaderIdAndEpoch.Read(ref reader, version);
-            }
-            if (true)
-            {
-                result.Records = reader.ReadBytes(version >= 0);
-            }
-            if (true)
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
+            result.AcknowledgeErrorCode = reader.ReadInt16();
+            result.AcknowledgeErrorMessage = reader.ReadString(version >= 0);
+            result.CurrentLeader = ShareFetchResponse.LeaderIdAndEpoch.Read(ref reader, version);
+            result.Records = reader.ReadBytes(version >= 0);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -545,14 +463,8 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(LeaderId);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderEpoch);
-            }
+            writer.WriteInt32(LeaderId);
+            writer.WriteInt32(LeaderEpoch);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -571,8 +483,8 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 4;
+            size += 4;
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -590,14 +502,8 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public static LeaderIdAndEpoch Read(ref ProtocolReader reader, short version)
         {
             var result = new LeaderIdAndEpoch();
-            if (true)
-            {
-                result.LeaderId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
+            result.LeaderId = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -637,18 +543,9 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt64(FirstOffset);
-            }
-            if (true)
-            {
-                writer.WriteInt64(LastOffset);
-            }
-            if (true)
-            {
-                writer.WriteInt16(DeliveryCount);
-            }
+            writer.WriteInt64(FirstOffset);
+            writer.WriteInt64(LastOffset);
+            writer.WriteInt16(DeliveryCount);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -667,9 +564,9 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += 2;
+            size += 8;
+            size += 8;
+            size += 2;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -687,18 +584,9 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public static AcquiredRecords Read(ref ProtocolReader reader, short version)
         {
             var result = new AcquiredRecords();
-            if (true)
-            {
-                result.FirstOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.LastOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.DeliveryCount = reader.ReadInt16();
-            }
+            result.FirstOffset = reader.ReadInt64();
+            result.LastOffset = reader.ReadInt64();
+            result.DeliveryCount = reader.ReadInt16();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -741,22 +629,10 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(NodeId);
-            }
-            if (true)
-            {
-                writer.WriteString(Host, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Port);
-            }
-            if (true)
-            {
-                writer.WriteString(Rack, version >= 0);
-            }
+            writer.WriteInt32(NodeId);
+            writer.WriteString(Host, version >= 0);
+            writer.WriteInt32(Port);
+            writer.WriteString(Rack, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -775,10 +651,10 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(Host, version >= 0);
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(Rack, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(Host, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(Rack, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -796,22 +672,10 @@ public sealed partial class ShareFetchResponse : IKafkaResponse<ShareFetchRespon
         public static NodeEndpoint Read(ref ProtocolReader reader, short version)
         {
             var result = new NodeEndpoint();
-            if (true)
-            {
-                result.NodeId = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Rack = reader.ReadString(version >= 0);
-            }
+            result.NodeId = reader.ReadInt32();
+            result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadInt32();
+            result.Rack = reader.ReadString(version >= 0);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -42,24 +42,18 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareGroupDescribeResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Groups is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Groups is null)
+            writer.WriteArrayLength(Groups.Count, version >= 0);
+            foreach (var element in Groups)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Groups.Count, version >= 0);
-                foreach (var element in Groups)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -80,8 +74,8 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Groups.Count, version >= 0) + SizeOfGroups(Groups, version));
+        size += 4;
+        size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Groups.Count, version >= 0) + SizeOfGroups(Groups, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareGroupDescribeResponse", version);
         var result = new ShareGroupDescribeResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -166,28 +156,19 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            writer.WriteString(TopicName, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(TopicName, version >= 0);
-            }
-            if (true)
-            {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -208,9 +189,9 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += ProtocolSize.String(TopicName, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += 16;
+            size += ProtocolSize.String(TopicName, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -228,15 +209,8 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public static TopicPartitions Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartitions();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
+            result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -286,20 +260,17 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (TopicPartitions is null)
             {
-                if (TopicPartitions is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicPartitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(TopicPartitions.Count, version >= 0);
+                foreach (var element in TopicPartitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicPartitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(TopicPartitions.Count, version >= 0);
-                    foreach (var element in TopicPartitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -320,7 +291,7 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 0) + SizeOfTopicPartitions(TopicPartitions, version));
+            size += (TopicPartitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicPartitions.Count, version >= 0) + SizeOfTopicPartitions(TopicPartitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -345,7 +316,6 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public static Assignment Read(ref ProtocolReader reader, short version)
         {
             var result = new Assignment();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -419,54 +389,27 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
+            writer.WriteString(GroupId, version >= 0);
+            writer.WriteString(GroupState, version >= 0);
+            writer.WriteInt32(GroupEpoch);
+            writer.WriteInt32(AssignmentEpoch);
+            writer.WriteString(AssignorName, version >= 0);
+            if (Members is null)
             {
-                writer.WriteInt16(ErrorCode);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(GroupId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(GroupState, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(GroupEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt32(AssignmentEpoch);
-            }
-            if (true)
-            {
-                writer.WriteString(AssignorName, version >= 0);
-            }
-            if (true)
-            {
-                if (Members is null)
+                writer.WriteArrayLength(Members.Count, version >= 0);
+                foreach (var element in Members)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Members.Count, version >= 0);
-                    foreach (var element in Members)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
-            {
-                writer.WriteInt32(AuthorizedOperations);
-            }
+            writer.WriteInt32(AuthorizedOperations);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -485,15 +428,15 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += ProtocolSize.String(GroupId, version >= 0);
-            if (true) size += ProtocolSize.String(GroupState, version >= 0);
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(AssignorName, version >= 0);
-            if (true) size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Members.Count, version >= 0) + SizeOfMembers(Members, version));
-            if (true) size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += ProtocolSize.String(GroupId, version >= 0);
+            size += ProtocolSize.String(GroupState, version >= 0);
+            size += 4;
+            size += 4;
+            size += ProtocolSize.String(AssignorName, version >= 0);
+            size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Members.Count, version >= 0) + SizeOfMembers(Members, version));
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -518,35 +461,13 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public static DescribedGroup Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribedGroup();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-            }
-            if (true)
-            {
-                result.GroupState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);
-            }
-            if (true)
-            {
-                result.GroupEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.AssignmentEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.AssignorName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("AssignorName", version);
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
+            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+            result.GroupState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);
+            result.GroupEpoch = reader.ReadInt32();
+            result.AssignmentEpoch = reader.ReadInt32();
+            result.AssignorName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("AssignorName", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -563,10 +484,7 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
                     result.Members = list;
                 }
             }
-            if (true)
-            {
-                result.AuthorizedOperations = reader.ReadInt32();
-            }
+            result.AuthorizedOperations = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -618,46 +536,25 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(MemberId, version >= 0);
+            writer.WriteString(RackId, version >= 0);
+            writer.WriteInt32(MemberEpoch);
+            writer.WriteString(ClientId, version >= 0);
+            writer.WriteString(ClientHost, version >= 0);
+            if (SubscribedTopicNames is null)
             {
-                writer.WriteString(MemberId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("SubscribedTopicNames", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(RackId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(MemberEpoch);
-            }
-            if (true)
-            {
-                writer.WriteString(ClientId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(ClientHost, version >= 0);
-            }
-            if (true)
-            {
-                if (SubscribedTopicNames is null)
+                writer.WriteArrayLength(SubscribedTopicNames.Count, version >= 0);
+                foreach (var element in SubscribedTopicNames)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("SubscribedTopicNames", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(SubscribedTopicNames.Count, version >= 0);
-                    foreach (var element in SubscribedTopicNames)
-                    {
-                        writer.WriteString(element, version >= 0);
-                    }
+                    writer.WriteString(element, version >= 0);
                 }
             }
-            if (true)
-            {
-                Assignment.Write(ref writer, version);
-            }
+            Assignment.Write(ref writer, version);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -676,13 +573,13 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(MemberId, version >= 0);
-            if (true) size += ProtocolSize.String(RackId, version >= 0);
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(ClientId, version >= 0);
-            if (true) size += ProtocolSize.String(ClientHost, version >= 0);
-            if (true) size += (SubscribedTopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SubscribedTopicNames.Count, version >= 0) + SizeOfSubscribedTopicNames(SubscribedTopicNames, version));
-            if (true) size += Assignment.ComputeSize(version);
+            size += ProtocolSize.String(MemberId, version >= 0);
+            size += ProtocolSize.String(RackId, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(ClientId, version >= 0);
+            size += ProtocolSize.String(ClientHost, version >= 0);
+            size += (SubscribedTopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SubscribedTopicNames.Count, version >= 0) + SizeOfSubscribedTopicNames(SubscribedTopicNames, version));
+            size += Assignment.ComputeSize(version);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -707,27 +604,11 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
         public static Member Read(ref ProtocolReader reader, short version)
         {
             var result = new Member();
-            if (true)
-            {
-                result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-            }
-            if (true)
-            {
-                result.RackId = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.MemberEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ClientId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientId", version);
-            }
-            if (true)
-            {
-                result.ClientHost = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientHost", version);
-            }
-            if (true)
+            result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+            result.RackId = reader.ReadString(version >= 0);
+            result.MemberEpoch = reader.ReadInt32();
+            result.ClientId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientId", version);
+            result.ClientHost = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientHost", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -744,10 +625,7 @@ public sealed partial class ShareGroupDescribeResponse : IKafkaResponse<ShareGro
                     result.SubscribedTopicNames = list;
                 }
             }
-            if (true)
-            {
-                result.Assignment = ShareGroupDescribeResponse.Assignment.Read(ref reader, version);
-            }
+            result.Assignment = ShareGroupDescribeResponse.Assignment.Read(ref reader, version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

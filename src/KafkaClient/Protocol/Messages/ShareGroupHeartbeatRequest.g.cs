@@ -69,35 +69,20 @@ public sealed partial class ShareGroupHeartbeatRequest : IKafkaRequest<ShareGrou
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareGroupHeartbeatRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(MemberEpoch);
+        writer.WriteString(RackId, version >= 0);
+        if (SubscribedTopicNames is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteString(MemberId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MemberEpoch);
-        }
-        if (true)
-        {
-            writer.WriteString(RackId, version >= 0);
-        }
-        if (true)
-        {
-            if (SubscribedTopicNames is null)
+            writer.WriteArrayLength(SubscribedTopicNames.Count, version >= 0);
+            foreach (var element in SubscribedTopicNames)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(SubscribedTopicNames.Count, version >= 0);
-                foreach (var element in SubscribedTopicNames)
-                {
-                    writer.WriteString(element, version >= 0);
-                }
+                writer.WriteString(element, version >= 0);
             }
         }
         if (version >= 0)
@@ -118,11 +103,11 @@ public sealed partial class ShareGroupHeartbeatRequest : IKafkaRequest<ShareGrou
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(RackId, version >= 0);
-        if (true) size += (SubscribedTopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SubscribedTopicNames.Count, version >= 0) + SizeOfSubscribedTopicNames(SubscribedTopicNames, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += ProtocolSize.String(RackId, version >= 0);
+        size += (SubscribedTopicNames is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SubscribedTopicNames.Count, version >= 0) + SizeOfSubscribedTopicNames(SubscribedTopicNames, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -148,23 +133,10 @@ public sealed partial class ShareGroupHeartbeatRequest : IKafkaRequest<ShareGrou
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("ShareGroupHeartbeatRequest", version);
         var result = new ShareGroupHeartbeatRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
-        if (true)
-        {
-            result.MemberEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.RackId = reader.ReadString(version >= 0);
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+        result.MemberEpoch = reader.ReadInt32();
+        result.RackId = reader.ReadString(version >= 0);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)

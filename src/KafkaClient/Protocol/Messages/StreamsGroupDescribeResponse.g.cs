@@ -42,24 +42,18 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("StreamsGroupDescribeResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Groups is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Groups is null)
+            writer.WriteArrayLength(Groups.Count, version >= 0);
+            foreach (var element in Groups)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Groups", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Groups.Count, version >= 0);
-                foreach (var element in Groups)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -80,8 +74,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Groups.Count, version >= 0) + SizeOfGroups(Groups, version));
+        size += 4;
+        size += (Groups is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Groups.Count, version >= 0) + SizeOfGroups(Groups, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("StreamsGroupDescribeResponse", version);
         var result = new StreamsGroupDescribeResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -163,14 +153,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Host, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteUInt16(Port);
-            }
+            writer.WriteString(Host, version >= 0);
+            writer.WriteUInt16(Port);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -189,8 +173,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Host, version >= 0);
-            if (true) size += 2;
+            size += ProtocolSize.String(Host, version >= 0);
+            size += 2;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -208,14 +192,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static Endpoint Read(ref ProtocolReader reader, short version)
         {
             var result = new Endpoint();
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadUInt16();
-            }
+            result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadUInt16();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -255,18 +233,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(SubtopologyId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt64(Offset);
-            }
+            writer.WriteString(SubtopologyId, version >= 0);
+            writer.WriteInt32(Partition);
+            writer.WriteInt64(Offset);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -285,9 +254,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += 4;
-            if (true) size += 8;
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += 4;
+            size += 8;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -305,18 +274,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static TaskOffset Read(ref ProtocolReader reader, short version)
         {
             var result = new TaskOffset();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Offset = reader.ReadInt64();
-            }
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
+            result.Partition = reader.ReadInt32();
+            result.Offset = reader.ReadInt64();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -356,28 +316,19 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            writer.WriteString(TopicName, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(TopicName, version >= 0);
-            }
-            if (true)
-            {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -398,9 +349,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += ProtocolSize.String(TopicName, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += 16;
+            size += ProtocolSize.String(TopicName, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -418,15 +369,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static TopicPartitions Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartitions();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
-            {
-                result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
+            result.TopicName = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("TopicName", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -482,52 +426,43 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (ActiveTasks is null)
             {
-                if (ActiveTasks is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("ActiveTasks", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(ActiveTasks.Count, version >= 0);
+                foreach (var element in ActiveTasks)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("ActiveTasks", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ActiveTasks.Count, version >= 0);
-                    foreach (var element in ActiveTasks)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (StandbyTasks is null)
             {
-                if (StandbyTasks is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("StandbyTasks", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(StandbyTasks.Count, version >= 0);
+                foreach (var element in StandbyTasks)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("StandbyTasks", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(StandbyTasks.Count, version >= 0);
-                    foreach (var element in StandbyTasks)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (WarmupTasks is null)
             {
-                if (WarmupTasks is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("WarmupTasks", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(WarmupTasks.Count, version >= 0);
+                foreach (var element in WarmupTasks)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("WarmupTasks", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(WarmupTasks.Count, version >= 0);
-                    foreach (var element in WarmupTasks)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -548,9 +483,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (ActiveTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveTasks.Count, version >= 0) + SizeOfActiveTasks(ActiveTasks, version));
-            if (true) size += (StandbyTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StandbyTasks.Count, version >= 0) + SizeOfStandbyTasks(StandbyTasks, version));
-            if (true) size += (WarmupTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(WarmupTasks.Count, version >= 0) + SizeOfWarmupTasks(WarmupTasks, version));
+            size += (ActiveTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveTasks.Count, version >= 0) + SizeOfActiveTasks(ActiveTasks, version));
+            size += (StandbyTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StandbyTasks.Count, version >= 0) + SizeOfStandbyTasks(StandbyTasks, version));
+            size += (WarmupTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(WarmupTasks.Count, version >= 0) + SizeOfWarmupTasks(WarmupTasks, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -589,7 +524,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static Assignment Read(ref ProtocolReader reader, short version)
         {
             var result = new Assignment();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -606,7 +540,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.ActiveTasks = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -623,7 +556,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.StandbyTasks = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -676,24 +608,18 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(SubtopologyId, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(SubtopologyId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -714,8 +640,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -733,11 +659,7 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static TaskIds Read(ref ProtocolReader reader, short version)
         {
             var result = new TaskIds();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -790,14 +712,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Key, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(Value, version >= 0);
-            }
+            writer.WriteString(Key, version >= 0);
+            writer.WriteString(Value, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -816,8 +732,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Key, version >= 0);
-            if (true) size += ProtocolSize.String(Value, version >= 0);
+            size += ProtocolSize.String(Key, version >= 0);
+            size += ProtocolSize.String(Value, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -835,14 +751,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static KeyValue Read(ref ProtocolReader reader, short version)
         {
             var result = new KeyValue();
-            if (true)
-            {
-                result.Key = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Value", version);
-            }
+            result.Key = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
+            result.Value = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Value", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -885,32 +795,20 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            writer.WriteInt32(Partitions);
+            writer.WriteInt16(ReplicationFactor);
+            if (TopicConfigs is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicConfigs", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(Partitions);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ReplicationFactor);
-            }
-            if (true)
-            {
-                if (TopicConfigs is null)
+                writer.WriteArrayLength(TopicConfigs.Count, version >= 0);
+                foreach (var element in TopicConfigs)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicConfigs", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(TopicConfigs.Count, version >= 0);
-                    foreach (var element in TopicConfigs)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -931,10 +829,10 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += (TopicConfigs is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicConfigs.Count, version >= 0) + SizeOfTopicConfigs(TopicConfigs, version));
+            size += ProtocolSize.String(Name, version >= 0);
+            size += 4;
+            size += 2;
+            size += (TopicConfigs is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicConfigs.Count, version >= 0) + SizeOfTopicConfigs(TopicConfigs, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -959,19 +857,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static TopicInfo Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicInfo();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Partitions = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ReplicationFactor = reader.ReadInt16();
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Partitions = reader.ReadInt32();
+            result.ReplicationFactor = reader.ReadInt16();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1045,62 +933,35 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
+            writer.WriteString(GroupId, version >= 0);
+            writer.WriteString(GroupState, version >= 0);
+            writer.WriteInt32(GroupEpoch);
+            writer.WriteInt32(AssignmentEpoch);
+            if (Topology is null)
             {
-                writer.WriteInt16(ErrorCode);
+                writer.WriteInt8(-1);
             }
-            if (true)
+            else
             {
-                writer.WriteString(ErrorMessage, version >= 0);
+                writer.WriteInt8(1);
+                Topology.Write(ref writer, version);
             }
-            if (true)
+            if (Members is null)
             {
-                writer.WriteString(GroupId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(GroupState, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(GroupEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt32(AssignmentEpoch);
-            }
-            if (true)
-            {
-                if (Topology is null)
+                writer.WriteArrayLength(Members.Count, version >= 0);
+                foreach (var element in Members)
                 {
-                    writer.WriteInt8(-1);
-                }
-                else
-                {
-                    writer.WriteInt8(1);
-                    Topology.Write(ref writer, version);
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
-            {
-                if (Members is null)
-                {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Members", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Members.Count, version >= 0);
-                    foreach (var element in Members)
-                    {
-                        element.Write(ref writer, version);
-                    }
-                }
-            }
-            if (true)
-            {
-                writer.WriteInt32(AuthorizedOperations);
-            }
+            writer.WriteInt32(AuthorizedOperations);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -1119,15 +980,15 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-            if (true) size += ProtocolSize.String(GroupId, version >= 0);
-            if (true) size += ProtocolSize.String(GroupState, version >= 0);
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += (Topology is null ? 1 : Topology.ComputeSize(version) + (true ? 1 : 0));
-            if (true) size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Members.Count, version >= 0) + SizeOfMembers(Members, version));
-            if (true) size += 4;
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += ProtocolSize.String(GroupId, version >= 0);
+            size += ProtocolSize.String(GroupState, version >= 0);
+            size += 4;
+            size += 4;
+            size += (Topology is null ? 1 : Topology.ComputeSize(version) + (true ? 1 : 0));
+            size += (Members is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Members.Count, version >= 0) + SizeOfMembers(Members, version));
+            size += 4;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1152,35 +1013,13 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static DescribedGroup Read(ref ProtocolReader reader, short version)
         {
             var result = new DescribedGroup();
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-            }
-            if (true)
-            {
-                result.GroupState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);
-            }
-            if (true)
-            {
-                result.GroupEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.AssignmentEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Topology = reader.ReadInt8() < 0 ? null : StreamsGroupDescribeResponse.Topology.Read(ref reader, version);
-            }
-            if (true)
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
+            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+            result.GroupState = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupState", version);
+            result.GroupEpoch = reader.ReadInt32();
+            result.AssignmentEpoch = reader.ReadInt32();
+            result.Topology = reader.ReadInt8() < 0 ? null : StreamsGroupDescribeResponse.Topology.Read(ref reader, version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1197,10 +1036,7 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.Members = list;
                 }
             }
-            if (true)
-            {
-                result.AuthorizedOperations = reader.ReadInt32();
-            }
+            result.AuthorizedOperations = reader.ReadInt32();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -1237,23 +1073,17 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(Epoch);
+            if (Subtopologies is null)
             {
-                writer.WriteInt32(Epoch);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Subtopologies is null)
+                writer.WriteArrayLength(Subtopologies.Count, version >= 0);
+                foreach (var element in Subtopologies)
                 {
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Subtopologies.Count, version >= 0);
-                    foreach (var element in Subtopologies)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -1274,8 +1104,8 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += (Subtopologies is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Subtopologies.Count, version >= 0) + SizeOfSubtopologies(Subtopologies, version));
+            size += 4;
+            size += (Subtopologies is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Subtopologies.Count, version >= 0) + SizeOfSubtopologies(Subtopologies, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1300,11 +1130,7 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static Topology Read(ref ProtocolReader reader, short version)
         {
             var result = new Topology();
-            if (true)
-            {
-                result.Epoch = reader.ReadInt32();
-            }
-            if (true)
+            result.Epoch = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1366,72 +1192,57 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(SubtopologyId, version >= 0);
+            if (SourceTopics is null)
             {
-                writer.WriteString(SubtopologyId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (SourceTopics is null)
+                writer.WriteArrayLength(SourceTopics.Count, version >= 0);
+                foreach (var element in SourceTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(SourceTopics.Count, version >= 0);
-                    foreach (var element in SourceTopics)
-                    {
-                        writer.WriteString(element, version >= 0);
-                    }
+                    writer.WriteString(element, version >= 0);
                 }
             }
-            if (true)
+            if (RepartitionSinkTopics is null)
             {
-                if (RepartitionSinkTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSinkTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(RepartitionSinkTopics.Count, version >= 0);
+                foreach (var element in RepartitionSinkTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSinkTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(RepartitionSinkTopics.Count, version >= 0);
-                    foreach (var element in RepartitionSinkTopics)
-                    {
-                        writer.WriteString(element, version >= 0);
-                    }
+                    writer.WriteString(element, version >= 0);
                 }
             }
-            if (true)
+            if (StateChangelogTopics is null)
             {
-                if (StateChangelogTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("StateChangelogTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(StateChangelogTopics.Count, version >= 0);
+                foreach (var element in StateChangelogTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("StateChangelogTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(StateChangelogTopics.Count, version >= 0);
-                    foreach (var element in StateChangelogTopics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (RepartitionSourceTopics is null)
             {
-                if (RepartitionSourceTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSourceTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(RepartitionSourceTopics.Count, version >= 0);
+                foreach (var element in RepartitionSourceTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSourceTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(RepartitionSourceTopics.Count, version >= 0);
-                    foreach (var element in RepartitionSourceTopics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -1452,11 +1263,11 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += (SourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopics.Count, version >= 0) + SizeOfSourceTopics(SourceTopics, version));
-            if (true) size += (RepartitionSinkTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSinkTopics.Count, version >= 0) + SizeOfRepartitionSinkTopics(RepartitionSinkTopics, version));
-            if (true) size += (StateChangelogTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateChangelogTopics.Count, version >= 0) + SizeOfStateChangelogTopics(StateChangelogTopics, version));
-            if (true) size += (RepartitionSourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSourceTopics.Count, version >= 0) + SizeOfRepartitionSourceTopics(RepartitionSourceTopics, version));
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += (SourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopics.Count, version >= 0) + SizeOfSourceTopics(SourceTopics, version));
+            size += (RepartitionSinkTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSinkTopics.Count, version >= 0) + SizeOfRepartitionSinkTopics(RepartitionSinkTopics, version));
+            size += (StateChangelogTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateChangelogTopics.Count, version >= 0) + SizeOfStateChangelogTopics(StateChangelogTopics, version));
+            size += (RepartitionSourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSourceTopics.Count, version >= 0) + SizeOfRepartitionSourceTopics(RepartitionSourceTopics, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1502,11 +1313,7 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static Subtopology Read(ref ProtocolReader reader, short version)
         {
             var result = new Subtopology();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1523,7 +1330,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.SourceTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1540,7 +1346,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.RepartitionSinkTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1557,7 +1362,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.StateChangelogTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1649,110 +1453,65 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(MemberId, version >= 0);
+            writer.WriteInt32(MemberEpoch);
+            writer.WriteString(InstanceId, version >= 0);
+            writer.WriteString(RackId, version >= 0);
+            writer.WriteString(ClientId, version >= 0);
+            writer.WriteString(ClientHost, version >= 0);
+            writer.WriteInt32(TopologyEpoch);
+            writer.WriteString(ProcessId, version >= 0);
+            if (UserEndpoint is null)
             {
-                writer.WriteString(MemberId, version >= 0);
+                writer.WriteInt8(-1);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(MemberEpoch);
+                writer.WriteInt8(1);
+                UserEndpoint.Write(ref writer, version);
             }
-            if (true)
+            if (ClientTags is null)
             {
-                writer.WriteString(InstanceId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("ClientTags", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteString(RackId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(ClientId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(ClientHost, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(TopologyEpoch);
-            }
-            if (true)
-            {
-                writer.WriteString(ProcessId, version >= 0);
-            }
-            if (true)
-            {
-                if (UserEndpoint is null)
+                writer.WriteArrayLength(ClientTags.Count, version >= 0);
+                foreach (var element in ClientTags)
                 {
-                    writer.WriteInt8(-1);
-                }
-                else
-                {
-                    writer.WriteInt8(1);
-                    UserEndpoint.Write(ref writer, version);
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (TaskOffsets is null)
             {
-                if (ClientTags is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("TaskOffsets", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(TaskOffsets.Count, version >= 0);
+                foreach (var element in TaskOffsets)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("ClientTags", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(ClientTags.Count, version >= 0);
-                    foreach (var element in ClientTags)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (TaskEndOffsets is null)
             {
-                if (TaskOffsets is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("TaskEndOffsets", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(TaskEndOffsets.Count, version >= 0);
+                foreach (var element in TaskEndOffsets)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("TaskOffsets", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(TaskOffsets.Count, version >= 0);
-                    foreach (var element in TaskOffsets)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
-            {
-                if (TaskEndOffsets is null)
-                {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("TaskEndOffsets", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(TaskEndOffsets.Count, version >= 0);
-                    foreach (var element in TaskEndOffsets)
-                    {
-                        element.Write(ref writer, version);
-                    }
-                }
-            }
-            if (true)
-            {
-                Assignment.Write(ref writer, version);
-            }
-            if (true)
-            {
-                TargetAssignment.Write(ref writer, version);
-            }
-            if (true)
-            {
-                writer.WriteBool(IsClassic);
-            }
+            Assignment.Write(ref writer, version);
+            TargetAssignment.Write(ref writer, version);
+            writer.WriteBool(IsClassic);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -1771,21 +1530,21 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(MemberId, version >= 0);
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(InstanceId, version >= 0);
-            if (true) size += ProtocolSize.String(RackId, version >= 0);
-            if (true) size += ProtocolSize.String(ClientId, version >= 0);
-            if (true) size += ProtocolSize.String(ClientHost, version >= 0);
-            if (true) size += 4;
-            if (true) size += ProtocolSize.String(ProcessId, version >= 0);
-            if (true) size += (UserEndpoint is null ? 1 : UserEndpoint.ComputeSize(version) + (true ? 1 : 0));
-            if (true) size += (ClientTags is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ClientTags.Count, version >= 0) + SizeOfClientTags(ClientTags, version));
-            if (true) size += (TaskOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskOffsets.Count, version >= 0) + SizeOfTaskOffsets(TaskOffsets, version));
-            if (true) size += (TaskEndOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskEndOffsets.Count, version >= 0) + SizeOfTaskEndOffsets(TaskEndOffsets, version));
-            if (true) size += Assignment.ComputeSize(version);
-            if (true) size += TargetAssignment.ComputeSize(version);
-            if (true) size += 1;
+            size += ProtocolSize.String(MemberId, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(InstanceId, version >= 0);
+            size += ProtocolSize.String(RackId, version >= 0);
+            size += ProtocolSize.String(ClientId, version >= 0);
+            size += ProtocolSize.String(ClientHost, version >= 0);
+            size += 4;
+            size += ProtocolSize.String(ProcessId, version >= 0);
+            size += (UserEndpoint is null ? 1 : UserEndpoint.ComputeSize(version) + (true ? 1 : 0));
+            size += (ClientTags is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ClientTags.Count, version >= 0) + SizeOfClientTags(ClientTags, version));
+            size += (TaskOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskOffsets.Count, version >= 0) + SizeOfTaskOffsets(TaskOffsets, version));
+            size += (TaskEndOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskEndOffsets.Count, version >= 0) + SizeOfTaskEndOffsets(TaskEndOffsets, version));
+            size += Assignment.ComputeSize(version);
+            size += TargetAssignment.ComputeSize(version);
+            size += 1;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1824,43 +1583,15 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
         public static Member Read(ref ProtocolReader reader, short version)
         {
             var result = new Member();
-            if (true)
-            {
-                result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-            }
-            if (true)
-            {
-                result.MemberEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.InstanceId = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.RackId = reader.ReadString(version >= 0);
-            }
-            if (true)
-            {
-                result.ClientId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientId", version);
-            }
-            if (true)
-            {
-                result.ClientHost = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientHost", version);
-            }
-            if (true)
-            {
-                result.TopologyEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ProcessId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ProcessId", version);
-            }
-            if (true)
-            {
-                result.UserEndpoint = reader.ReadInt8() < 0 ? null : StreamsGroupDescribeResponse.Endpoint.Read(ref reader, version);
-            }
-            if (true)
+            result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+            result.MemberEpoch = reader.ReadInt32();
+            result.InstanceId = reader.ReadString(version >= 0);
+            result.RackId = reader.ReadString(version >= 0);
+            result.ClientId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientId", version);
+            result.ClientHost = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ClientHost", version);
+            result.TopologyEpoch = reader.ReadInt32();
+            result.ProcessId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("ProcessId", version);
+            result.UserEndpoint = reader.ReadInt8() < 0 ? null : StreamsGroupDescribeResponse.Endpoint.Read(ref reader, version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1877,7 +1608,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.ClientTags = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1894,7 +1624,6 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.TaskOffsets = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1911,18 +1640,9 @@ public sealed partial class StreamsGroupDescribeResponse : IKafkaResponse<Stream
                     result.TaskEndOffsets = list;
                 }
             }
-            if (true)
-            {
-                result.Assignment = StreamsGroupDescribeResponse.Assignment.Read(ref reader, version);
-            }
-            if (true)
-            {
-                result.TargetAssignment = StreamsGroupDescribeResponse.Assignment.Read(ref reader, version);
-            }
-            if (true)
-            {
-                result.IsClassic = reader.ReadBool();
-            }
+            result.Assignment = StreamsGroupDescribeResponse.Assignment.Read(ref reader, version);
+            result.TargetAssignment = StreamsGroupDescribeResponse.Assignment.Read(ref reader, version);
+            result.IsClassic = reader.ReadBool();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

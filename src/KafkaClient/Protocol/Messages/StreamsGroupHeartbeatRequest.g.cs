@@ -102,152 +102,104 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("StreamsGroupHeartbeatRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(MemberEpoch);
+        writer.WriteString(InstanceId, version >= 0);
+        writer.WriteString(RackId, version >= 0);
+        writer.WriteInt32(RebalanceTimeoutMs);
+        if (Topology is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            writer.WriteInt8(-1);
         }
-        if (true)
+        else
         {
-            writer.WriteString(MemberId, version >= 0);
+            writer.WriteInt8(1);
+            Topology.Write(ref writer, version);
         }
-        if (true)
+        if (ActiveTasks is null)
         {
-            writer.WriteInt32(MemberEpoch);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteString(InstanceId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteString(RackId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(RebalanceTimeoutMs);
-        }
-        if (true)
-        {
-            if (Topology is null)
+            writer.WriteArrayLength(ActiveTasks.Count, version >= 0);
+            foreach (var element in ActiveTasks)
             {
-                writer.WriteInt8(-1);
-            }
-            else
-            {
-                writer.WriteInt8(1);
-                Topology.Write(ref writer, version);
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (StandbyTasks is null)
         {
-            if (ActiveTasks is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(StandbyTasks.Count, version >= 0);
+            foreach (var element in StandbyTasks)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(ActiveTasks.Count, version >= 0);
-                foreach (var element in ActiveTasks)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (WarmupTasks is null)
         {
-            if (StandbyTasks is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(WarmupTasks.Count, version >= 0);
+            foreach (var element in WarmupTasks)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(StandbyTasks.Count, version >= 0);
-                foreach (var element in StandbyTasks)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        writer.WriteString(ProcessId, version >= 0);
+        if (UserEndpoint is null)
         {
-            if (WarmupTasks is null)
+            writer.WriteInt8(-1);
+        }
+        else
+        {
+            writer.WriteInt8(1);
+            UserEndpoint.Write(ref writer, version);
+        }
+        if (ClientTags is null)
+        {
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(ClientTags.Count, version >= 0);
+            foreach (var element in ClientTags)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(WarmupTasks.Count, version >= 0);
-                foreach (var element in WarmupTasks)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (TaskOffsets is null)
         {
-            writer.WriteString(ProcessId, version >= 0);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (UserEndpoint is null)
+            writer.WriteArrayLength(TaskOffsets.Count, version >= 0);
+            foreach (var element in TaskOffsets)
             {
-                writer.WriteInt8(-1);
-            }
-            else
-            {
-                writer.WriteInt8(1);
-                UserEndpoint.Write(ref writer, version);
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (TaskEndOffsets is null)
         {
-            if (ClientTags is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(TaskEndOffsets.Count, version >= 0);
+            foreach (var element in TaskEndOffsets)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(ClientTags.Count, version >= 0);
-                foreach (var element in ClientTags)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
-        {
-            if (TaskOffsets is null)
-            {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(TaskOffsets.Count, version >= 0);
-                foreach (var element in TaskOffsets)
-                {
-                    element.Write(ref writer, version);
-                }
-            }
-        }
-        if (true)
-        {
-            if (TaskEndOffsets is null)
-            {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(TaskEndOffsets.Count, version >= 0);
-                foreach (var element in TaskEndOffsets)
-                {
-                    element.Write(ref writer, version);
-                }
-            }
-        }
-        if (true)
-        {
-            writer.WriteBool(ShutdownApplication);
-        }
+        writer.WriteBool(ShutdownApplication);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -266,22 +218,22 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(InstanceId, version >= 0);
-        if (true) size += ProtocolSize.String(RackId, version >= 0);
-        if (true) size += 4;
-        if (true) size += (Topology is null ? 1 : Topology.ComputeSize(version) + (true ? 1 : 0));
-        if (true) size += (ActiveTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveTasks.Count, version >= 0) + SizeOfActiveTasks(ActiveTasks, version));
-        if (true) size += (StandbyTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StandbyTasks.Count, version >= 0) + SizeOfStandbyTasks(StandbyTasks, version));
-        if (true) size += (WarmupTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(WarmupTasks.Count, version >= 0) + SizeOfWarmupTasks(WarmupTasks, version));
-        if (true) size += ProtocolSize.String(ProcessId, version >= 0);
-        if (true) size += (UserEndpoint is null ? 1 : UserEndpoint.ComputeSize(version) + (true ? 1 : 0));
-        if (true) size += (ClientTags is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ClientTags.Count, version >= 0) + SizeOfClientTags(ClientTags, version));
-        if (true) size += (TaskOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskOffsets.Count, version >= 0) + SizeOfTaskOffsets(TaskOffsets, version));
-        if (true) size += (TaskEndOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskEndOffsets.Count, version >= 0) + SizeOfTaskEndOffsets(TaskEndOffsets, version));
-        if (true) size += 1;
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += ProtocolSize.String(InstanceId, version >= 0);
+        size += ProtocolSize.String(RackId, version >= 0);
+        size += 4;
+        size += (Topology is null ? 1 : Topology.ComputeSize(version) + (true ? 1 : 0));
+        size += (ActiveTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveTasks.Count, version >= 0) + SizeOfActiveTasks(ActiveTasks, version));
+        size += (StandbyTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StandbyTasks.Count, version >= 0) + SizeOfStandbyTasks(StandbyTasks, version));
+        size += (WarmupTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(WarmupTasks.Count, version >= 0) + SizeOfWarmupTasks(WarmupTasks, version));
+        size += ProtocolSize.String(ProcessId, version >= 0);
+        size += (UserEndpoint is null ? 1 : UserEndpoint.ComputeSize(version) + (true ? 1 : 0));
+        size += (ClientTags is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ClientTags.Count, version >= 0) + SizeOfClientTags(ClientTags, version));
+        size += (TaskOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskOffsets.Count, version >= 0) + SizeOfTaskOffsets(TaskOffsets, version));
+        size += (TaskEndOffsets is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TaskEndOffsets.Count, version >= 0) + SizeOfTaskEndOffsets(TaskEndOffsets, version));
+        size += 1;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -342,35 +294,13 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("StreamsGroupHeartbeatRequest", version);
         var result = new StreamsGroupHeartbeatRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
-        if (true)
-        {
-            result.MemberEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.InstanceId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.RackId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.RebalanceTimeoutMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.Topology = reader.ReadInt8() < 0 ? null : StreamsGroupHeartbeatRequest.TopologyData.Read(ref reader, version);
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+        result.MemberEpoch = reader.ReadInt32();
+        result.InstanceId = reader.ReadString(version >= 0);
+        result.RackId = reader.ReadString(version >= 0);
+        result.RebalanceTimeoutMs = reader.ReadInt32();
+        result.Topology = reader.ReadInt8() < 0 ? null : StreamsGroupHeartbeatRequest.TopologyData.Read(ref reader, version);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -387,7 +317,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                 result.ActiveTasks = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -404,7 +333,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                 result.StandbyTasks = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -421,15 +349,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                 result.WarmupTasks = list;
             }
         }
-        if (true)
-        {
-            result.ProcessId = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.UserEndpoint = reader.ReadInt8() < 0 ? null : StreamsGroupHeartbeatRequest.Endpoint.Read(ref reader, version);
-        }
-        if (true)
+        result.ProcessId = reader.ReadString(version >= 0);
+        result.UserEndpoint = reader.ReadInt8() < 0 ? null : StreamsGroupHeartbeatRequest.Endpoint.Read(ref reader, version);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -446,7 +367,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                 result.ClientTags = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -463,7 +383,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                 result.TaskOffsets = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -480,10 +399,7 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                 result.TaskEndOffsets = list;
             }
         }
-        if (true)
-        {
-            result.ShutdownApplication = reader.ReadBool();
-        }
+        result.ShutdownApplication = reader.ReadBool();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();
@@ -519,14 +435,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Key, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteString(Value, version >= 0);
-            }
+            writer.WriteString(Key, version >= 0);
+            writer.WriteString(Value, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -545,8 +455,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Key, version >= 0);
-            if (true) size += ProtocolSize.String(Value, version >= 0);
+            size += ProtocolSize.String(Key, version >= 0);
+            size += ProtocolSize.String(Value, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -564,14 +474,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static KeyValue Read(ref ProtocolReader reader, short version)
         {
             var result = new KeyValue();
-            if (true)
-            {
-                result.Key = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
-            }
-            if (true)
-            {
-                result.Value = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Value", version);
-            }
+            result.Key = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Key", version);
+            result.Value = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Value", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -614,32 +518,20 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 0);
+            writer.WriteInt32(Partitions);
+            writer.WriteInt16(ReplicationFactor);
+            if (TopicConfigs is null)
             {
-                writer.WriteString(Name, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicConfigs", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(Partitions);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ReplicationFactor);
-            }
-            if (true)
-            {
-                if (TopicConfigs is null)
+                writer.WriteArrayLength(TopicConfigs.Count, version >= 0);
+                foreach (var element in TopicConfigs)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("TopicConfigs", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(TopicConfigs.Count, version >= 0);
-                    foreach (var element in TopicConfigs)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -660,10 +552,10 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 0);
-            if (true) size += 4;
-            if (true) size += 2;
-            if (true) size += (TopicConfigs is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicConfigs.Count, version >= 0) + SizeOfTopicConfigs(TopicConfigs, version));
+            size += ProtocolSize.String(Name, version >= 0);
+            size += 4;
+            size += 2;
+            size += (TopicConfigs is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(TopicConfigs.Count, version >= 0) + SizeOfTopicConfigs(TopicConfigs, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -688,19 +580,9 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static TopicInfo Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicInfo();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
-            {
-                result.Partitions = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ReplicationFactor = reader.ReadInt16();
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
+            result.Partitions = reader.ReadInt32();
+            result.ReplicationFactor = reader.ReadInt16();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -753,14 +635,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Host, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteUInt16(Port);
-            }
+            writer.WriteString(Host, version >= 0);
+            writer.WriteUInt16(Port);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -779,8 +655,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Host, version >= 0);
-            if (true) size += 2;
+            size += ProtocolSize.String(Host, version >= 0);
+            size += 2;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -798,14 +674,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static Endpoint Read(ref ProtocolReader reader, short version)
         {
             var result = new Endpoint();
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadUInt16();
-            }
+            result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadUInt16();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -845,18 +715,9 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(SubtopologyId, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt32(Partition);
-            }
-            if (true)
-            {
-                writer.WriteInt64(Offset);
-            }
+            writer.WriteString(SubtopologyId, version >= 0);
+            writer.WriteInt32(Partition);
+            writer.WriteInt64(Offset);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -875,9 +736,9 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += 4;
-            if (true) size += 8;
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += 4;
+            size += 8;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -895,18 +756,9 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static TaskOffset Read(ref ProtocolReader reader, short version)
         {
             var result = new TaskOffset();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.Offset = reader.ReadInt64();
-            }
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
+            result.Partition = reader.ReadInt32();
+            result.Offset = reader.ReadInt64();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -943,24 +795,18 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(SubtopologyId, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(SubtopologyId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -981,8 +827,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1000,11 +846,7 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static TaskIds Read(ref ProtocolReader reader, short version)
         {
             var result = new TaskIds();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1057,24 +899,18 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(Epoch);
+            if (Subtopologies is null)
             {
-                writer.WriteInt32(Epoch);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Subtopologies", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Subtopologies is null)
+                writer.WriteArrayLength(Subtopologies.Count, version >= 0);
+                foreach (var element in Subtopologies)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Subtopologies", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Subtopologies.Count, version >= 0);
-                    foreach (var element in Subtopologies)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -1095,8 +931,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += (Subtopologies is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Subtopologies.Count, version >= 0) + SizeOfSubtopologies(Subtopologies, version));
+            size += 4;
+            size += (Subtopologies is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Subtopologies.Count, version >= 0) + SizeOfSubtopologies(Subtopologies, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1121,11 +957,7 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static TopologyData Read(ref ProtocolReader reader, short version)
         {
             var result = new TopologyData();
-            if (true)
-            {
-                result.Epoch = reader.ReadInt32();
-            }
-            if (true)
+            result.Epoch = reader.ReadInt32();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1193,104 +1025,83 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(SubtopologyId, version >= 0);
+            if (SourceTopics is null)
             {
-                writer.WriteString(SubtopologyId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (SourceTopics is null)
+                writer.WriteArrayLength(SourceTopics.Count, version >= 0);
+                foreach (var element in SourceTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(SourceTopics.Count, version >= 0);
-                    foreach (var element in SourceTopics)
-                    {
-                        writer.WriteString(element, version >= 0);
-                    }
+                    writer.WriteString(element, version >= 0);
                 }
             }
-            if (true)
+            if (SourceTopicRegex is null)
             {
-                if (SourceTopicRegex is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopicRegex", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(SourceTopicRegex.Count, version >= 0);
+                foreach (var element in SourceTopicRegex)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopicRegex", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(SourceTopicRegex.Count, version >= 0);
-                    foreach (var element in SourceTopicRegex)
-                    {
-                        writer.WriteString(element, version >= 0);
-                    }
+                    writer.WriteString(element, version >= 0);
                 }
             }
-            if (true)
+            if (StateChangelogTopics is null)
             {
-                if (StateChangelogTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("StateChangelogTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(StateChangelogTopics.Count, version >= 0);
+                foreach (var element in StateChangelogTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("StateChangelogTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(StateChangelogTopics.Count, version >= 0);
-                    foreach (var element in StateChangelogTopics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (RepartitionSinkTopics is null)
             {
-                if (RepartitionSinkTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSinkTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(RepartitionSinkTopics.Count, version >= 0);
+                foreach (var element in RepartitionSinkTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSinkTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(RepartitionSinkTopics.Count, version >= 0);
-                    foreach (var element in RepartitionSinkTopics)
-                    {
-                        writer.WriteString(element, version >= 0);
-                    }
+                    writer.WriteString(element, version >= 0);
                 }
             }
-            if (true)
+            if (RepartitionSourceTopics is null)
             {
-                if (RepartitionSourceTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSourceTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(RepartitionSourceTopics.Count, version >= 0);
+                foreach (var element in RepartitionSourceTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSourceTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(RepartitionSourceTopics.Count, version >= 0);
-                    foreach (var element in RepartitionSourceTopics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
+            if (CopartitionGroups is null)
             {
-                if (CopartitionGroups is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("CopartitionGroups", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(CopartitionGroups.Count, version >= 0);
+                foreach (var element in CopartitionGroups)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("CopartitionGroups", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(CopartitionGroups.Count, version >= 0);
-                    foreach (var element in CopartitionGroups)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -1311,13 +1122,13 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += (SourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopics.Count, version >= 0) + SizeOfSourceTopics(SourceTopics, version));
-            if (true) size += (SourceTopicRegex is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopicRegex.Count, version >= 0) + SizeOfSourceTopicRegex(SourceTopicRegex, version));
-            if (true) size += (StateChangelogTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateChangelogTopics.Count, version >= 0) + SizeOfStateChangelogTopics(StateChangelogTopics, version));
-            if (true) size += (RepartitionSinkTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSinkTopics.Count, version >= 0) + SizeOfRepartitionSinkTopics(RepartitionSinkTopics, version));
-            if (true) size += (RepartitionSourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSourceTopics.Count, version >= 0) + SizeOfRepartitionSourceTopics(RepartitionSourceTopics, version));
-            if (true) size += (CopartitionGroups is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(CopartitionGroups.Count, version >= 0) + SizeOfCopartitionGroups(CopartitionGroups, version));
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += (SourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopics.Count, version >= 0) + SizeOfSourceTopics(SourceTopics, version));
+            size += (SourceTopicRegex is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopicRegex.Count, version >= 0) + SizeOfSourceTopicRegex(SourceTopicRegex, version));
+            size += (StateChangelogTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateChangelogTopics.Count, version >= 0) + SizeOfStateChangelogTopics(StateChangelogTopics, version));
+            size += (RepartitionSinkTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSinkTopics.Count, version >= 0) + SizeOfRepartitionSinkTopics(RepartitionSinkTopics, version));
+            size += (RepartitionSourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSourceTopics.Count, version >= 0) + SizeOfRepartitionSourceTopics(RepartitionSourceTopics, version));
+            size += (CopartitionGroups is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(CopartitionGroups.Count, version >= 0) + SizeOfCopartitionGroups(CopartitionGroups, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1377,11 +1188,7 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static Subtopology Read(ref ProtocolReader reader, short version)
         {
             var result = new Subtopology();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1398,7 +1205,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.SourceTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1415,7 +1221,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.SourceTopicRegex = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1432,7 +1237,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.StateChangelogTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1449,7 +1253,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.RepartitionSinkTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1466,7 +1269,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.RepartitionSourceTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1522,52 +1324,43 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            if (SourceTopics is null)
             {
-                if (SourceTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(SourceTopics.Count, version >= 0);
+                foreach (var element in SourceTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(SourceTopics.Count, version >= 0);
-                    foreach (var element in SourceTopics)
-                    {
-                        writer.WriteInt16(element);
-                    }
+                    writer.WriteInt16(element);
                 }
             }
-            if (true)
+            if (SourceTopicRegex is null)
             {
-                if (SourceTopicRegex is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopicRegex", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(SourceTopicRegex.Count, version >= 0);
+                foreach (var element in SourceTopicRegex)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("SourceTopicRegex", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(SourceTopicRegex.Count, version >= 0);
-                    foreach (var element in SourceTopicRegex)
-                    {
-                        writer.WriteInt16(element);
-                    }
+                    writer.WriteInt16(element);
                 }
             }
-            if (true)
+            if (RepartitionSourceTopics is null)
             {
-                if (RepartitionSourceTopics is null)
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSourceTopics", version);
+                writer.WriteArrayLength(-1, version >= 0);
+            }
+            else
+            {
+                writer.WriteArrayLength(RepartitionSourceTopics.Count, version >= 0);
+                foreach (var element in RepartitionSourceTopics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("RepartitionSourceTopics", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(RepartitionSourceTopics.Count, version >= 0);
-                    foreach (var element in RepartitionSourceTopics)
-                    {
-                        writer.WriteInt16(element);
-                    }
+                    writer.WriteInt16(element);
                 }
             }
             if (version >= 0)
@@ -1588,9 +1381,9 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += (SourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopics.Count, version >= 0) + SourceTopics.Count * 2);
-            if (true) size += (SourceTopicRegex is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopicRegex.Count, version >= 0) + SourceTopicRegex.Count * 2);
-            if (true) size += (RepartitionSourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSourceTopics.Count, version >= 0) + RepartitionSourceTopics.Count * 2);
+            size += (SourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopics.Count, version >= 0) + SourceTopics.Count * 2);
+            size += (SourceTopicRegex is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(SourceTopicRegex.Count, version >= 0) + SourceTopicRegex.Count * 2);
+            size += (RepartitionSourceTopics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(RepartitionSourceTopics.Count, version >= 0) + RepartitionSourceTopics.Count * 2);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -1608,7 +1401,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
         public static CopartitionGroup Read(ref ProtocolReader reader, short version)
         {
             var result = new CopartitionGroup();
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1625,7 +1417,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.SourceTopics = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -1642,7 +1433,6 @@ public sealed partial class StreamsGroupHeartbeatRequest : IKafkaRequest<Streams
                     result.SourceTopicRegex = list;
                 }
             }
-            if (true)
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

@@ -75,111 +75,72 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("StreamsGroupHeartbeatResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
+        writer.WriteString(MemberId, version >= 0);
+        writer.WriteInt32(MemberEpoch);
+        writer.WriteInt32(HeartbeatIntervalMs);
+        writer.WriteInt32(AcceptableRecoveryLag);
+        writer.WriteInt32(TaskOffsetIntervalMs);
+        if (Status is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteString(MemberId, version >= 0);
-        }
-        if (true)
-        {
-            writer.WriteInt32(MemberEpoch);
-        }
-        if (true)
-        {
-            writer.WriteInt32(HeartbeatIntervalMs);
-        }
-        if (true)
-        {
-            writer.WriteInt32(AcceptableRecoveryLag);
-        }
-        if (true)
-        {
-            writer.WriteInt32(TaskOffsetIntervalMs);
-        }
-        if (true)
-        {
-            if (Status is null)
+            writer.WriteArrayLength(Status.Count, version >= 0);
+            foreach (var element in Status)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Status.Count, version >= 0);
-                foreach (var element in Status)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (ActiveTasks is null)
         {
-            if (ActiveTasks is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(ActiveTasks.Count, version >= 0);
+            foreach (var element in ActiveTasks)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(ActiveTasks.Count, version >= 0);
-                foreach (var element in ActiveTasks)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (StandbyTasks is null)
         {
-            if (StandbyTasks is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(StandbyTasks.Count, version >= 0);
+            foreach (var element in StandbyTasks)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(StandbyTasks.Count, version >= 0);
-                foreach (var element in StandbyTasks)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (WarmupTasks is null)
         {
-            if (WarmupTasks is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(WarmupTasks.Count, version >= 0);
+            foreach (var element in WarmupTasks)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(WarmupTasks.Count, version >= 0);
-                foreach (var element in WarmupTasks)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
-        if (true)
+        if (PartitionsByUserEndpoint is null)
         {
-            if (PartitionsByUserEndpoint is null)
+            writer.WriteArrayLength(-1, version >= 0);
+        }
+        else
+        {
+            writer.WriteArrayLength(PartitionsByUserEndpoint.Count, version >= 0);
+            foreach (var element in PartitionsByUserEndpoint)
             {
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(PartitionsByUserEndpoint.Count, version >= 0);
-                foreach (var element in PartitionsByUserEndpoint)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -200,19 +161,19 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
-        if (true) size += ProtocolSize.String(MemberId, version >= 0);
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += 4;
-        if (true) size += (Status is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Status.Count, version >= 0) + SizeOfStatus(Status, version));
-        if (true) size += (ActiveTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveTasks.Count, version >= 0) + SizeOfActiveTasks(ActiveTasks, version));
-        if (true) size += (StandbyTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StandbyTasks.Count, version >= 0) + SizeOfStandbyTasks(StandbyTasks, version));
-        if (true) size += (WarmupTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(WarmupTasks.Count, version >= 0) + SizeOfWarmupTasks(WarmupTasks, version));
-        if (true) size += (PartitionsByUserEndpoint is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(PartitionsByUserEndpoint.Count, version >= 0) + SizeOfPartitionsByUserEndpoint(PartitionsByUserEndpoint, version));
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += ProtocolSize.String(MemberId, version >= 0);
+        size += 4;
+        size += 4;
+        size += 4;
+        size += 4;
+        size += (Status is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Status.Count, version >= 0) + SizeOfStatus(Status, version));
+        size += (ActiveTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(ActiveTasks.Count, version >= 0) + SizeOfActiveTasks(ActiveTasks, version));
+        size += (StandbyTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StandbyTasks.Count, version >= 0) + SizeOfStandbyTasks(StandbyTasks, version));
+        size += (WarmupTasks is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(WarmupTasks.Count, version >= 0) + SizeOfWarmupTasks(WarmupTasks, version));
+        size += (PartitionsByUserEndpoint is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(PartitionsByUserEndpoint.Count, version >= 0) + SizeOfPartitionsByUserEndpoint(PartitionsByUserEndpoint, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -266,39 +227,14 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("StreamsGroupHeartbeatResponse", version);
         var result = new StreamsGroupHeartbeatResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
-        if (true)
-        {
-            result.MemberEpoch = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.HeartbeatIntervalMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.AcceptableRecoveryLag = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.TaskOffsetIntervalMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
+        result.MemberId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+        result.MemberEpoch = reader.ReadInt32();
+        result.HeartbeatIntervalMs = reader.ReadInt32();
+        result.AcceptableRecoveryLag = reader.ReadInt32();
+        result.TaskOffsetIntervalMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -315,7 +251,6 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 result.Status = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -332,7 +267,6 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 result.ActiveTasks = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -349,7 +283,6 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 result.StandbyTasks = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -366,7 +299,6 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
                 result.WarmupTasks = list;
             }
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -418,14 +350,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt8(StatusCode);
-            }
-            if (true)
-            {
-                writer.WriteString(StatusDetail, version >= 0);
-            }
+            writer.WriteInt8(StatusCode);
+            writer.WriteString(StatusDetail, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -444,8 +370,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 1;
-            if (true) size += ProtocolSize.String(StatusDetail, version >= 0);
+            size += 1;
+            size += ProtocolSize.String(StatusDetail, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -463,14 +389,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public static StatusData Read(ref ProtocolReader reader, short version)
         {
             var result = new StatusData();
-            if (true)
-            {
-                result.StatusCode = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.StatusDetail = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("StatusDetail", version);
-            }
+            result.StatusCode = reader.ReadInt8();
+            result.StatusDetail = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("StatusDetail", version);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -507,24 +427,18 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Topic, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(Topic, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -545,8 +459,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Topic, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += ProtocolSize.String(Topic, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -564,11 +478,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public static TopicPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new TopicPartition();
-            if (true)
-            {
-                result.Topic = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
-            }
-            if (true)
+            result.Topic = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Topic", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -621,24 +531,18 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(SubtopologyId, version >= 0);
+            if (Partitions is null)
             {
-                writer.WriteString(SubtopologyId, version >= 0);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 0)
@@ -659,8 +563,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(SubtopologyId, version >= 0);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
+            size += ProtocolSize.String(SubtopologyId, version >= 0);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + Partitions.Count * 4);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -678,11 +582,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public static TaskIds Read(ref ProtocolReader reader, short version)
         {
             var result = new TaskIds();
-            if (true)
-            {
-                result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
-            }
-            if (true)
+            result.SubtopologyId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("SubtopologyId", version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -735,14 +635,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Host, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteUInt16(Port);
-            }
+            writer.WriteString(Host, version >= 0);
+            writer.WriteUInt16(Port);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -761,8 +655,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Host, version >= 0);
-            if (true) size += 2;
+            size += ProtocolSize.String(Host, version >= 0);
+            size += 2;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -780,14 +674,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public static Endpoint Read(ref ProtocolReader reader, short version)
         {
             var result = new Endpoint();
-            if (true)
-            {
-                result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
-            }
-            if (true)
-            {
-                result.Port = reader.ReadUInt16();
-            }
+            result.Host = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Host", version);
+            result.Port = reader.ReadUInt16();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -824,24 +712,18 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            UserEndpoint.Write(ref writer, version);
+            if (Partitions is null)
             {
-                UserEndpoint.Write(ref writer, version);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -862,8 +744,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += UserEndpoint.ComputeSize(version);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += UserEndpoint.ComputeSize(version);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -888,11 +770,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : IKafkaResponse<Strea
         public static EndpointToPartitions Read(ref ProtocolReader reader, short version)
         {
             var result = new EndpointToPartitions();
-            if (true)
-            {
-                result.UserEndpoint = StreamsGroupHeartbeatResponse.Endpoint.Read(ref reader, version);
-            }
-            if (true)
+            result.UserEndpoint = StreamsGroupHeartbeatResponse.Endpoint.Read(ref reader, version);
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)

@@ -75,18 +75,9 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SyncGroupRequest", version);
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 4);
-        }
-        if (true)
-        {
-            writer.WriteInt32(GenerationId);
-        }
-        if (true)
-        {
-            writer.WriteString(MemberId, version >= 4);
-        }
+        writer.WriteString(GroupId, version >= 4);
+        writer.WriteInt32(GenerationId);
+        writer.WriteString(MemberId, version >= 4);
         if (version >= 3)
         {
             if (GroupInstanceId is null && !(version >= 3)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
@@ -114,20 +105,17 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
+        if (Assignments is null)
         {
-            if (Assignments is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Assignments", version);
+            writer.WriteArrayLength(-1, version >= 4);
+        }
+        else
+        {
+            writer.WriteArrayLength(Assignments.Count, version >= 4);
+            foreach (var element in Assignments)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Assignments", version);
-                writer.WriteArrayLength(-1, version >= 4);
-            }
-            else
-            {
-                writer.WriteArrayLength(Assignments.Count, version >= 4);
-                foreach (var element in Assignments)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 4)
@@ -148,13 +136,13 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 4);
-        if (true) size += 4;
-        if (true) size += ProtocolSize.String(MemberId, version >= 4);
+        size += ProtocolSize.String(GroupId, version >= 4);
+        size += 4;
+        size += ProtocolSize.String(MemberId, version >= 4);
         if (version >= 3) size += ProtocolSize.String(GroupInstanceId, version >= 4);
         if (version >= 5) size += ProtocolSize.String(ProtocolType, version >= 4);
         if (version >= 5) size += ProtocolSize.String(ProtocolName, version >= 4);
-        if (true) size += (Assignments is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Assignments.Count, version >= 4) + SizeOfAssignments(Assignments, version));
+        size += (Assignments is null ? ProtocolSize.ArrayLength(-1, version >= 4) : ProtocolSize.ArrayLength(Assignments.Count, version >= 4) + SizeOfAssignments(Assignments, version));
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -180,18 +168,9 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("SyncGroupRequest", version);
         var result = new SyncGroupRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.GenerationId = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-        }
+        result.GroupId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.GenerationId = reader.ReadInt32();
+        result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
         if (version >= 3)
         {
             result.GroupInstanceId = reader.ReadString(version >= 4);
@@ -207,7 +186,6 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
             result.ProtocolName = reader.ReadString(version >= 4);
             if (result.ProtocolName is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("ProtocolName", version);
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 4);
             if (count < 0)
@@ -259,14 +237,8 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(MemberId, version >= 4);
-            }
-            if (true)
-            {
-                writer.WriteBytes(Assignment, version >= 4);
-            }
+            writer.WriteString(MemberId, version >= 4);
+            writer.WriteBytes(Assignment, version >= 4);
             if (version >= 4)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -285,8 +257,8 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(MemberId, version >= 4);
-            if (true) size += ProtocolSize.Bytes(Assignment, version >= 4);
+            size += ProtocolSize.String(MemberId, version >= 4);
+            size += ProtocolSize.Bytes(Assignment, version >= 4);
             if (version >= 4)
             {
                 int taggedCount = 0;
@@ -304,14 +276,8 @@ public sealed partial class SyncGroupRequest : IKafkaRequest<SyncGroupResponse>,
         public static SyncGroupRequestAssignment Read(ref ProtocolReader reader, short version)
         {
             var result = new SyncGroupRequestAssignment();
-            if (true)
-            {
-                result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
-            }
-            if (true)
-            {
-                result.Assignment = reader.ReadBytes(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Assignment", version);
-            }
+            result.MemberId = reader.ReadString(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("MemberId", version);
+            result.Assignment = reader.ReadBytes(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Assignment", version);
             if (version >= 4)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

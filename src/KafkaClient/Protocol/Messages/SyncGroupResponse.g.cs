@@ -59,10 +59,7 @@ public sealed partial class SyncGroupResponse : IKafkaResponse<SyncGroupResponse
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
+        writer.WriteInt16(ErrorCode);
         if (version >= 5)
         {
             if (ProtocolType is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("ProtocolType", version);
@@ -81,10 +78,7 @@ public sealed partial class SyncGroupResponse : IKafkaResponse<SyncGroupResponse
         {
             // Ignorable: a version that cannot carry the field drops it silently.
         }
-        if (true)
-        {
-            writer.WriteBytes(Assignment, version >= 4);
-        }
+        writer.WriteBytes(Assignment, version >= 4);
         if (version >= 4)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -104,10 +98,10 @@ public sealed partial class SyncGroupResponse : IKafkaResponse<SyncGroupResponse
     {
         int size = 0;
         if (version >= 1) size += 4;
-        if (true) size += 2;
+        size += 2;
         if (version >= 5) size += ProtocolSize.String(ProtocolType, version >= 4);
         if (version >= 5) size += ProtocolSize.String(ProtocolName, version >= 4);
-        if (true) size += ProtocolSize.Bytes(Assignment, version >= 4);
+        size += ProtocolSize.Bytes(Assignment, version >= 4);
         if (version >= 4)
         {
             int taggedCount = 0;
@@ -130,10 +124,7 @@ public sealed partial class SyncGroupResponse : IKafkaResponse<SyncGroupResponse
         {
             result.ThrottleTimeMs = reader.ReadInt32();
         }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
+        result.ErrorCode = reader.ReadInt16();
         if (version >= 5)
         {
             result.ProtocolType = reader.ReadString(version >= 4);
@@ -144,10 +135,7 @@ public sealed partial class SyncGroupResponse : IKafkaResponse<SyncGroupResponse
             result.ProtocolName = reader.ReadString(version >= 4);
             if (result.ProtocolName is null && !(version >= 5)) throw ProtocolErrors.NullNotAllowed("ProtocolName", version);
         }
-        if (true)
-        {
-            result.Assignment = reader.ReadBytes(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Assignment", version);
-        }
+        result.Assignment = reader.ReadBytes(version >= 4) ?? throw ProtocolErrors.NullNotAllowed("Assignment", version);
         if (version >= 4)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

@@ -78,22 +78,10 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("TxnOffsetCommitRequest", version);
-        if (true)
-        {
-            writer.WriteString(TransactionalId, version >= 3);
-        }
-        if (true)
-        {
-            writer.WriteString(GroupId, version >= 3);
-        }
-        if (true)
-        {
-            writer.WriteInt64(ProducerId);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ProducerEpoch);
-        }
+        writer.WriteString(TransactionalId, version >= 3);
+        writer.WriteString(GroupId, version >= 3);
+        writer.WriteInt64(ProducerId);
+        writer.WriteInt16(ProducerEpoch);
         if (version >= 3)
         {
             writer.WriteInt32(GenerationId);
@@ -119,20 +107,17 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         {
             throw ProtocolErrors.FieldNotSupported("TxnOffsetCommitRequest.GroupInstanceId", version);
         }
-        if (true)
+        if (Topics is null)
         {
-            if (Topics is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 3);
+        }
+        else
+        {
+            writer.WriteArrayLength(Topics.Count, version >= 3);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 3);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 3);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 3)
@@ -153,14 +138,14 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(TransactionalId, version >= 3);
-        if (true) size += ProtocolSize.String(GroupId, version >= 3);
-        if (true) size += 8;
-        if (true) size += 2;
+        size += ProtocolSize.String(TransactionalId, version >= 3);
+        size += ProtocolSize.String(GroupId, version >= 3);
+        size += 8;
+        size += 2;
         if (version >= 3) size += 4;
         if (version >= 3) size += ProtocolSize.String(MemberId, version >= 3);
         if (version >= 3) size += ProtocolSize.String(GroupInstanceId, version >= 3);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Topics.Count, version >= 3) + SizeOfTopics(Topics, version));
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Topics.Count, version >= 3) + SizeOfTopics(Topics, version));
         if (version >= 3)
         {
             int taggedCount = 0;
@@ -186,22 +171,10 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("TxnOffsetCommitRequest", version);
         var result = new TxnOffsetCommitRequest();
-        if (true)
-        {
-            result.TransactionalId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
-        }
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
-        {
-            result.ProducerId = reader.ReadInt64();
-        }
-        if (true)
-        {
-            result.ProducerEpoch = reader.ReadInt16();
-        }
+        result.TransactionalId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("TransactionalId", version);
+        result.GroupId = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
+        result.ProducerId = reader.ReadInt64();
+        result.ProducerEpoch = reader.ReadInt16();
         if (version >= 3)
         {
             result.GenerationId = reader.ReadInt32();
@@ -215,7 +188,6 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
             result.GroupInstanceId = reader.ReadString(version >= 3);
             if (result.GroupInstanceId is null && !(version >= 3)) throw ProtocolErrors.NullNotAllowed("GroupInstanceId", version);
         }
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 3);
             if (count < 0)
@@ -267,24 +239,18 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 3);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 3);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 3);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 3);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 3);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 3);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 3)
@@ -305,8 +271,8 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 3);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Partitions.Count, version >= 3) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 3);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Partitions.Count, version >= 3) + SizeOfPartitions(Partitions, version));
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -331,11 +297,7 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         public static TxnOffsetCommitRequestTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new TxnOffsetCommitRequestTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 3);
                 if (count < 0)
@@ -394,14 +356,8 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt64(CommittedOffset);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt64(CommittedOffset);
             if (version >= 2)
             {
                 writer.WriteInt32(CommittedLeaderEpoch);
@@ -410,10 +366,7 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
             {
                 // Ignorable: a version that cannot carry the field drops it silently.
             }
-            if (true)
-            {
-                writer.WriteString(CommittedMetadata, version >= 3);
-            }
+            writer.WriteString(CommittedMetadata, version >= 3);
             if (version >= 3)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -432,10 +385,10 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 8;
+            size += 4;
+            size += 8;
             if (version >= 2) size += 4;
-            if (true) size += ProtocolSize.String(CommittedMetadata, version >= 3);
+            size += ProtocolSize.String(CommittedMetadata, version >= 3);
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -453,22 +406,13 @@ public sealed partial class TxnOffsetCommitRequest : IKafkaRequest<TxnOffsetComm
         public static TxnOffsetCommitRequestPartition Read(ref ProtocolReader reader, short version)
         {
             var result = new TxnOffsetCommitRequestPartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.CommittedOffset = reader.ReadInt64();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.CommittedOffset = reader.ReadInt64();
             if (version >= 2)
             {
                 result.CommittedLeaderEpoch = reader.ReadInt32();
             }
-            if (true)
-            {
-                result.CommittedMetadata = reader.ReadString(version >= 3);
-            }
+            result.CommittedMetadata = reader.ReadString(version >= 3);
             if (version >= 3)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

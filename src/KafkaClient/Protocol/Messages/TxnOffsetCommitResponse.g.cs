@@ -42,24 +42,18 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("TxnOffsetCommitResponse", version);
-        if (true)
+        writer.WriteInt32(ThrottleTimeMs);
+        if (Topics is null)
         {
-            writer.WriteInt32(ThrottleTimeMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 3);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 3);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 3);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 3);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 3)
@@ -80,8 +74,8 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Topics.Count, version >= 3) + SizeOfTopics(Topics, version));
+        size += 4;
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Topics.Count, version >= 3) + SizeOfTopics(Topics, version));
         if (version >= 3)
         {
             int taggedCount = 0;
@@ -107,11 +101,7 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("TxnOffsetCommitResponse", version);
         var result = new TxnOffsetCommitResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
+        result.ThrottleTimeMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 3);
             if (count < 0)
@@ -163,24 +153,18 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 3);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 3);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 3);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 3);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 3);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 3);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 3)
@@ -201,8 +185,8 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 3);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Partitions.Count, version >= 3) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 3);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 3) : ProtocolSize.ArrayLength(Partitions.Count, version >= 3) + SizeOfPartitions(Partitions, version));
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -227,11 +211,7 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
         public static TxnOffsetCommitResponseTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new TxnOffsetCommitResponseTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 3) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 3);
                 if (count < 0)
@@ -284,14 +264,8 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
             if (version >= 3)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -310,8 +284,8 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             if (version >= 3)
             {
                 int taggedCount = 0;
@@ -329,14 +303,8 @@ public sealed partial class TxnOffsetCommitResponse : IKafkaResponse<TxnOffsetCo
         public static TxnOffsetCommitResponsePartition Read(ref ProtocolReader reader, short version)
         {
             var result = new TxnOffsetCommitResponsePartition();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 3)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

@@ -57,10 +57,7 @@ public sealed partial class UnregisterBrokerRequest : IKafkaRequest<UnregisterBr
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UnregisterBrokerRequest", version);
-        if (true)
-        {
-            writer.WriteInt32(BrokerId);
-        }
+        writer.WriteInt32(BrokerId);
         if (version >= 0)
         {
             int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -79,7 +76,7 @@ public sealed partial class UnregisterBrokerRequest : IKafkaRequest<UnregisterBr
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
+        size += 4;
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -98,10 +95,7 @@ public sealed partial class UnregisterBrokerRequest : IKafkaRequest<UnregisterBr
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UnregisterBrokerRequest", version);
         var result = new UnregisterBrokerRequest();
-        if (true)
-        {
-            result.BrokerId = reader.ReadInt32();
-        }
+        result.BrokerId = reader.ReadInt32();
         if (version >= 0)
         {
             uint taggedCount = reader.ReadUnsignedVarInt();

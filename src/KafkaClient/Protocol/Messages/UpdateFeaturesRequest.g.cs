@@ -63,24 +63,18 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UpdateFeaturesRequest", version);
-        if (true)
+        writer.WriteInt32(TimeoutMs);
+        if (FeatureUpdates is null)
         {
-            writer.WriteInt32(TimeoutMs);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("FeatureUpdates", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (FeatureUpdates is null)
+            writer.WriteArrayLength(FeatureUpdates.Count, version >= 0);
+            foreach (var element in FeatureUpdates)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("FeatureUpdates", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(FeatureUpdates.Count, version >= 0);
-                foreach (var element in FeatureUpdates)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -109,8 +103,8 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += (FeatureUpdates is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(FeatureUpdates.Count, version >= 0) + SizeOfFeatureUpdates(FeatureUpdates, version));
+        size += 4;
+        size += (FeatureUpdates is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(FeatureUpdates.Count, version >= 0) + SizeOfFeatureUpdates(FeatureUpdates, version));
         if (version >= 1) size += 1;
         if (version >= 0)
         {
@@ -137,11 +131,7 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UpdateFeaturesRequest", version);
         var result = new UpdateFeaturesRequest();
-        if (true)
-        {
-            result.TimeoutMs = reader.ReadInt32();
-        }
-        if (true)
+        result.TimeoutMs = reader.ReadInt32();
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -203,14 +193,8 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Feature, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt16(MaxVersionLevel);
-            }
+            writer.WriteString(Feature, version >= 0);
+            writer.WriteInt16(MaxVersionLevel);
             if (version <= 0)
             {
                 writer.WriteBool(AllowDowngrade);
@@ -245,8 +229,8 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Feature, version >= 0);
-            if (true) size += 2;
+            size += ProtocolSize.String(Feature, version >= 0);
+            size += 2;
             if (version <= 0) size += 1;
             if (version >= 1) size += 1;
             if (version >= 0)
@@ -266,14 +250,8 @@ public sealed partial class UpdateFeaturesRequest : IKafkaRequest<UpdateFeatures
         public static FeatureUpdateKey Read(ref ProtocolReader reader, short version)
         {
             var result = new FeatureUpdateKey();
-            if (true)
-            {
-                result.Feature = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Feature", version);
-            }
-            if (true)
-            {
-                result.MaxVersionLevel = reader.ReadInt16();
-            }
+            result.Feature = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Feature", version);
+            result.MaxVersionLevel = reader.ReadInt16();
             if (version <= 0)
             {
                 result.AllowDowngrade = reader.ReadBool();

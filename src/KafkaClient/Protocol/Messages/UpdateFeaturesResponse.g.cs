@@ -48,18 +48,9 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UpdateFeaturesResponse", version);
-        if (true)
-        {
-            writer.WriteInt32(ThrottleTimeMs);
-        }
-        if (true)
-        {
-            writer.WriteInt16(ErrorCode);
-        }
-        if (true)
-        {
-            writer.WriteString(ErrorMessage, version >= 0);
-        }
+        writer.WriteInt32(ThrottleTimeMs);
+        writer.WriteInt16(ErrorCode);
+        writer.WriteString(ErrorMessage, version >= 0);
         if (version <= 1)
         {
             if (Results is null)
@@ -98,9 +89,9 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += 4;
-        if (true) size += 2;
-        if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
+        size += 4;
+        size += 2;
+        size += ProtocolSize.String(ErrorMessage, version >= 0);
         if (version <= 1) size += (Results is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Results.Count, version >= 0) + SizeOfResults(Results, version));
         if (version >= 0)
         {
@@ -127,18 +118,9 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("UpdateFeaturesResponse", version);
         var result = new UpdateFeaturesResponse();
-        if (true)
-        {
-            result.ThrottleTimeMs = reader.ReadInt32();
-        }
-        if (true)
-        {
-            result.ErrorCode = reader.ReadInt16();
-        }
-        if (true)
-        {
-            result.ErrorMessage = reader.ReadString(version >= 0);
-        }
+        result.ThrottleTimeMs = reader.ReadInt32();
+        result.ErrorCode = reader.ReadInt16();
+        result.ErrorMessage = reader.ReadString(version >= 0);
         if (version <= 1)
         {
             int count = reader.ReadArrayLength(version >= 0);
@@ -194,18 +176,9 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteString(Feature, version >= 0);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
-            if (true)
-            {
-                writer.WriteString(ErrorMessage, version >= 0);
-            }
+            writer.WriteString(Feature, version >= 0);
+            writer.WriteInt16(ErrorCode);
+            writer.WriteString(ErrorMessage, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -224,9 +197,9 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Feature, version >= 0);
-            if (true) size += 2;
-            if (true) size += ProtocolSize.String(ErrorMessage, version >= 0);
+            size += ProtocolSize.String(Feature, version >= 0);
+            size += 2;
+            size += ProtocolSize.String(ErrorMessage, version >= 0);
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -244,18 +217,9 @@ public sealed partial class UpdateFeaturesResponse : IKafkaResponse<UpdateFeatur
         public static UpdatableFeatureResult Read(ref ProtocolReader reader, short version)
         {
             var result = new UpdatableFeatureResult();
-            if (true)
-            {
-                result.Feature = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Feature", version);
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.ErrorMessage = reader.ReadString(version >= 0);
-            }
+            result.Feature = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("Feature", version);
+            result.ErrorCode = reader.ReadInt16();
+            result.ErrorMessage = reader.ReadString(version >= 0);
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

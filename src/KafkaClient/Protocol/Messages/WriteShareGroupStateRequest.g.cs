@@ -60,24 +60,18 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("WriteShareGroupStateRequest", version);
-        if (true)
+        writer.WriteString(GroupId, version >= 0);
+        if (Topics is null)
         {
-            writer.WriteString(GroupId, version >= 0);
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+            writer.WriteArrayLength(-1, version >= 0);
         }
-        if (true)
+        else
         {
-            if (Topics is null)
+            writer.WriteArrayLength(Topics.Count, version >= 0);
+            foreach (var element in Topics)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                writer.WriteArrayLength(-1, version >= 0);
-            }
-            else
-            {
-                writer.WriteArrayLength(Topics.Count, version >= 0);
-                foreach (var element in Topics)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 0)
@@ -98,8 +92,8 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += ProtocolSize.String(GroupId, version >= 0);
-        if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
+        size += ProtocolSize.String(GroupId, version >= 0);
+        size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Topics.Count, version >= 0) + SizeOfTopics(Topics, version));
         if (version >= 0)
         {
             int taggedCount = 0;
@@ -125,11 +119,7 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("WriteShareGroupStateRequest", version);
         var result = new WriteShareGroupStateRequest();
-        if (true)
-        {
-            result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
-        }
-        if (true)
+        result.GroupId = reader.ReadString(version >= 0) ?? throw ProtocolErrors.NullNotAllowed("GroupId", version);
         {
             int count = reader.ReadArrayLength(version >= 0);
             if (count < 0)
@@ -181,24 +171,18 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteUuid(TopicId);
+            if (Partitions is null)
             {
-                writer.WriteUuid(TopicId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 0);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 0);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -219,8 +203,8 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 16;
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
+            size += 16;
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(Partitions.Count, version >= 0) + SizeOfPartitions(Partitions, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -245,11 +229,7 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         public static WriteStateData Read(ref ProtocolReader reader, short version)
         {
             var result = new WriteStateData();
-            if (true)
-            {
-                result.TopicId = reader.ReadUuid();
-            }
-            if (true)
+            result.TopicId = reader.ReadUuid();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -311,36 +291,21 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt32(Partition);
+            writer.WriteInt32(StateEpoch);
+            writer.WriteInt32(LeaderEpoch);
+            writer.WriteInt64(StartOffset);
+            if (StateBatches is null)
             {
-                writer.WriteInt32(Partition);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("StateBatches", version);
+                writer.WriteArrayLength(-1, version >= 0);
             }
-            if (true)
+            else
             {
-                writer.WriteInt32(StateEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt32(LeaderEpoch);
-            }
-            if (true)
-            {
-                writer.WriteInt64(StartOffset);
-            }
-            if (true)
-            {
-                if (StateBatches is null)
+                writer.WriteArrayLength(StateBatches.Count, version >= 0);
+                foreach (var element in StateBatches)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("StateBatches", version);
-                    writer.WriteArrayLength(-1, version >= 0);
-                }
-                else
-                {
-                    writer.WriteArrayLength(StateBatches.Count, version >= 0);
-                    foreach (var element in StateBatches)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 0)
@@ -361,11 +326,11 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 4;
-            if (true) size += 8;
-            if (true) size += (StateBatches is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateBatches.Count, version >= 0) + SizeOfStateBatches(StateBatches, version));
+            size += 4;
+            size += 4;
+            size += 4;
+            size += 8;
+            size += (StateBatches is null ? ProtocolSize.ArrayLength(-1, version >= 0) : ProtocolSize.ArrayLength(StateBatches.Count, version >= 0) + SizeOfStateBatches(StateBatches, version));
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -390,23 +355,10 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         public static PartitionData Read(ref ProtocolReader reader, short version)
         {
             var result = new PartitionData();
-            if (true)
-            {
-                result.Partition = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.StateEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.LeaderEpoch = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.StartOffset = reader.ReadInt64();
-            }
-            if (true)
+            result.Partition = reader.ReadInt32();
+            result.StateEpoch = reader.ReadInt32();
+            result.LeaderEpoch = reader.ReadInt32();
+            result.StartOffset = reader.ReadInt64();
             {
                 int count = reader.ReadArrayLength(version >= 0);
                 if (count < 0)
@@ -465,22 +417,10 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt64(FirstOffset);
-            }
-            if (true)
-            {
-                writer.WriteInt64(LastOffset);
-            }
-            if (true)
-            {
-                writer.WriteInt8(DeliveryState);
-            }
-            if (true)
-            {
-                writer.WriteInt16(DeliveryCount);
-            }
+            writer.WriteInt64(FirstOffset);
+            writer.WriteInt64(LastOffset);
+            writer.WriteInt8(DeliveryState);
+            writer.WriteInt16(DeliveryCount);
             if (version >= 0)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -499,10 +439,10 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 8;
-            if (true) size += 1;
-            if (true) size += 2;
+            size += 8;
+            size += 8;
+            size += 1;
+            size += 2;
             if (version >= 0)
             {
                 int taggedCount = 0;
@@ -520,22 +460,10 @@ public sealed partial class WriteShareGroupStateRequest : IKafkaRequest<WriteSha
         public static StateBatch Read(ref ProtocolReader reader, short version)
         {
             var result = new StateBatch();
-            if (true)
-            {
-                result.FirstOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.LastOffset = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.DeliveryState = reader.ReadInt8();
-            }
-            if (true)
-            {
-                result.DeliveryCount = reader.ReadInt16();
-            }
+            result.FirstOffset = reader.ReadInt64();
+            result.LastOffset = reader.ReadInt64();
+            result.DeliveryState = reader.ReadInt8();
+            result.DeliveryCount = reader.ReadInt16();
             if (version >= 0)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();

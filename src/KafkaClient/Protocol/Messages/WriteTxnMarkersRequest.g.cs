@@ -57,20 +57,17 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("WriteTxnMarkersRequest", version);
-        if (true)
+        if (Markers is null)
         {
-            if (Markers is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Markers", version);
+            writer.WriteArrayLength(-1, version >= 1);
+        }
+        else
+        {
+            writer.WriteArrayLength(Markers.Count, version >= 1);
+            foreach (var element in Markers)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Markers", version);
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Markers.Count, version >= 1);
-                foreach (var element in Markers)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -91,7 +88,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Markers is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Markers.Count, version >= 1) + SizeOfMarkers(Markers, version));
+        size += (Markers is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Markers.Count, version >= 1) + SizeOfMarkers(Markers, version));
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -117,7 +114,6 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("WriteTxnMarkersRequest", version);
         var result = new WriteTxnMarkersRequest();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -178,38 +174,23 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt64(ProducerId);
+            writer.WriteInt16(ProducerEpoch);
+            writer.WriteBool(TransactionResult);
+            if (Topics is null)
             {
-                writer.WriteInt64(ProducerId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+                writer.WriteArrayLength(-1, version >= 1);
             }
-            if (true)
+            else
             {
-                writer.WriteInt16(ProducerEpoch);
-            }
-            if (true)
-            {
-                writer.WriteBool(TransactionResult);
-            }
-            if (true)
-            {
-                if (Topics is null)
+                writer.WriteArrayLength(Topics.Count, version >= 1);
+                foreach (var element in Topics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Topics.Count, version >= 1);
-                    foreach (var element in Topics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
-            if (true)
-            {
-                writer.WriteInt32(CoordinatorEpoch);
-            }
+            writer.WriteInt32(CoordinatorEpoch);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -228,11 +209,11 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += 2;
-            if (true) size += 1;
-            if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Topics.Count, version >= 1) + SizeOfTopics(Topics, version));
-            if (true) size += 4;
+            size += 8;
+            size += 2;
+            size += 1;
+            size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Topics.Count, version >= 1) + SizeOfTopics(Topics, version));
+            size += 4;
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -257,19 +238,9 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
         public static WritableTxnMarker Read(ref ProtocolReader reader, short version)
         {
             var result = new WritableTxnMarker();
-            if (true)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (true)
-            {
-                result.ProducerEpoch = reader.ReadInt16();
-            }
-            if (true)
-            {
-                result.TransactionResult = reader.ReadBool();
-            }
-            if (true)
+            result.ProducerId = reader.ReadInt64();
+            result.ProducerEpoch = reader.ReadInt16();
+            result.TransactionResult = reader.ReadBool();
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -286,10 +257,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
                     result.Topics = list;
                 }
             }
-            if (true)
-            {
-                result.CoordinatorEpoch = reader.ReadInt32();
-            }
+            result.CoordinatorEpoch = reader.ReadInt32();
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
@@ -326,24 +294,18 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 1);
+            if (PartitionIndexes is null)
             {
-                writer.WriteString(Name, version >= 1);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionIndexes", version);
+                writer.WriteArrayLength(-1, version >= 1);
             }
-            if (true)
+            else
             {
-                if (PartitionIndexes is null)
+                writer.WriteArrayLength(PartitionIndexes.Count, version >= 1);
+                foreach (var element in PartitionIndexes)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("PartitionIndexes", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(PartitionIndexes.Count, version >= 1);
-                    foreach (var element in PartitionIndexes)
-                    {
-                        writer.WriteInt32(element);
-                    }
+                    writer.WriteInt32(element);
                 }
             }
             if (version >= 1)
@@ -364,8 +326,8 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 1);
-            if (true) size += (PartitionIndexes is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(PartitionIndexes.Count, version >= 1) + PartitionIndexes.Count * 4);
+            size += ProtocolSize.String(Name, version >= 1);
+            size += (PartitionIndexes is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(PartitionIndexes.Count, version >= 1) + PartitionIndexes.Count * 4);
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -383,11 +345,7 @@ public sealed partial class WriteTxnMarkersRequest : IKafkaRequest<WriteTxnMarke
         public static WritableTxnMarkerTopic Read(ref ProtocolReader reader, short version)
         {
             var result = new WritableTxnMarkerTopic();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)

@@ -39,20 +39,17 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
     public void Write(ref ProtocolWriter writer, short version)
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("WriteTxnMarkersResponse", version);
-        if (true)
+        if (Markers is null)
         {
-            if (Markers is null)
+            if (!(false)) throw ProtocolErrors.NullNotAllowed("Markers", version);
+            writer.WriteArrayLength(-1, version >= 1);
+        }
+        else
+        {
+            writer.WriteArrayLength(Markers.Count, version >= 1);
+            foreach (var element in Markers)
             {
-                if (!(false)) throw ProtocolErrors.NullNotAllowed("Markers", version);
-                writer.WriteArrayLength(-1, version >= 1);
-            }
-            else
-            {
-                writer.WriteArrayLength(Markers.Count, version >= 1);
-                foreach (var element in Markers)
-                {
-                    element.Write(ref writer, version);
-                }
+                element.Write(ref writer, version);
             }
         }
         if (version >= 1)
@@ -73,7 +70,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
     public int ComputeSize(short version)
     {
         int size = 0;
-        if (true) size += (Markers is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Markers.Count, version >= 1) + SizeOfMarkers(Markers, version));
+        size += (Markers is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Markers.Count, version >= 1) + SizeOfMarkers(Markers, version));
         if (version >= 1)
         {
             int taggedCount = 0;
@@ -99,7 +96,6 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
     {
         if (version < LowestVersion || version > HighestVersion) throw ProtocolErrors.VersionNotSupported("WriteTxnMarkersResponse", version);
         var result = new WriteTxnMarkersResponse();
-        if (true)
         {
             int count = reader.ReadArrayLength(version >= 1);
             if (count < 0)
@@ -151,24 +147,18 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteInt64(ProducerId);
+            if (Topics is null)
             {
-                writer.WriteInt64(ProducerId);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
+                writer.WriteArrayLength(-1, version >= 1);
             }
-            if (true)
+            else
             {
-                if (Topics is null)
+                writer.WriteArrayLength(Topics.Count, version >= 1);
+                foreach (var element in Topics)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Topics", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Topics.Count, version >= 1);
-                    foreach (var element in Topics)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 1)
@@ -189,8 +179,8 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 8;
-            if (true) size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Topics.Count, version >= 1) + SizeOfTopics(Topics, version));
+            size += 8;
+            size += (Topics is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Topics.Count, version >= 1) + SizeOfTopics(Topics, version));
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -215,11 +205,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         public static WritableTxnMarkerResult Read(ref ProtocolReader reader, short version)
         {
             var result = new WritableTxnMarkerResult();
-            if (true)
-            {
-                result.ProducerId = reader.ReadInt64();
-            }
-            if (true)
+            result.ProducerId = reader.ReadInt64();
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -272,24 +258,18 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
+            writer.WriteString(Name, version >= 1);
+            if (Partitions is null)
             {
-                writer.WriteString(Name, version >= 1);
+                if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
+                writer.WriteArrayLength(-1, version >= 1);
             }
-            if (true)
+            else
             {
-                if (Partitions is null)
+                writer.WriteArrayLength(Partitions.Count, version >= 1);
+                foreach (var element in Partitions)
                 {
-                    if (!(false)) throw ProtocolErrors.NullNotAllowed("Partitions", version);
-                    writer.WriteArrayLength(-1, version >= 1);
-                }
-                else
-                {
-                    writer.WriteArrayLength(Partitions.Count, version >= 1);
-                    foreach (var element in Partitions)
-                    {
-                        element.Write(ref writer, version);
-                    }
+                    element.Write(ref writer, version);
                 }
             }
             if (version >= 1)
@@ -310,8 +290,8 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += ProtocolSize.String(Name, version >= 1);
-            if (true) size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Partitions.Count, version >= 1) + SizeOfPartitions(Partitions, version));
+            size += ProtocolSize.String(Name, version >= 1);
+            size += (Partitions is null ? ProtocolSize.ArrayLength(-1, version >= 1) : ProtocolSize.ArrayLength(Partitions.Count, version >= 1) + SizeOfPartitions(Partitions, version));
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -336,11 +316,7 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         public static WritableTxnMarkerTopicResult Read(ref ProtocolReader reader, short version)
         {
             var result = new WritableTxnMarkerTopicResult();
-            if (true)
-            {
-                result.Name = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
-            }
-            if (true)
+            result.Name = reader.ReadString(version >= 1) ?? throw ProtocolErrors.NullNotAllowed("Name", version);
             {
                 int count = reader.ReadArrayLength(version >= 1);
                 if (count < 0)
@@ -393,14 +369,8 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         /// <summary>Writes this structure at <paramref name="version"/>.</summary>
         public void Write(ref ProtocolWriter writer, short version)
         {
-            if (true)
-            {
-                writer.WriteInt32(PartitionIndex);
-            }
-            if (true)
-            {
-                writer.WriteInt16(ErrorCode);
-            }
+            writer.WriteInt32(PartitionIndex);
+            writer.WriteInt16(ErrorCode);
             if (version >= 1)
             {
                 int taggedCount = UnknownTaggedFields?.Count ?? 0;
@@ -419,8 +389,8 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         public int ComputeSize(short version)
         {
             int size = 0;
-            if (true) size += 4;
-            if (true) size += 2;
+            size += 4;
+            size += 2;
             if (version >= 1)
             {
                 int taggedCount = 0;
@@ -438,14 +408,8 @@ public sealed partial class WriteTxnMarkersResponse : IKafkaResponse<WriteTxnMar
         public static WritableTxnMarkerPartitionResult Read(ref ProtocolReader reader, short version)
         {
             var result = new WritableTxnMarkerPartitionResult();
-            if (true)
-            {
-                result.PartitionIndex = reader.ReadInt32();
-            }
-            if (true)
-            {
-                result.ErrorCode = reader.ReadInt16();
-            }
+            result.PartitionIndex = reader.ReadInt32();
+            result.ErrorCode = reader.ReadInt16();
             if (version >= 1)
             {
                 uint taggedCount = reader.ReadUnsignedVarInt();
