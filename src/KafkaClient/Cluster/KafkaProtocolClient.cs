@@ -119,6 +119,28 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Sends <paramref name="request"/> to broker <paramref name="nodeId"/>, allowing
+    /// <paramref name="extraTimeout"/> beyond <c>RequestTimeout</c> for requests the broker holds on
+    /// purpose (Fetch with MaxWait, JoinGroup up to the rebalance timeout), at the highest version both
+    /// sides support but no higher than <paramref name="maxVersion"/>.
+    /// </summary>
+    internal async Task<TResponse> SendAsync<TResponse>(IKafkaRequest<TResponse> request, int nodeId, ConnectionPurpose purpose, short maxVersion, TimeSpan extraTimeout, CancellationToken cancellationToken)
+        where TResponse : IKafkaResponse<TResponse>
+    {
+        var connection = await GetConnectionAsync(nodeId, purpose, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            short version = Math.Min(connection.Versions.Select(request), maxVersion);
+            return await connection.SendAsync(request, version, extraTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KafkaException ex) when (ex is KafkaConnectionException or KafkaTimeoutException)
+        {
+            Forget(nodeId, purpose, connection);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Sends a request the broker does not answer (Produce with acks=0) to <paramref name="nodeId"/>,
     /// at the highest version both sides support. Completes once the bytes are flushed.
     /// </summary>

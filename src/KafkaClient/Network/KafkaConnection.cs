@@ -183,9 +183,22 @@ internal sealed class KafkaConnection : IAsyncDisposable
             return TResponse.Read(ref reader, v);
         }, cancellationToken);
 
-    private async Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends <paramref name="request"/> at <paramref name="version"/>, allowing the broker
+    /// <paramref name="extraTimeout"/> beyond <c>RequestTimeout</c> to answer (for requests the broker
+    /// holds on purpose: a Fetch waits up to its MaxWait, a JoinGroup up to the rebalance timeout).
+    /// </summary>
+    internal Task<TResponse> SendAsync<TResponse>(IKafkaRequest<TResponse> request, short version, TimeSpan extraTimeout, CancellationToken cancellationToken)
+        where TResponse : IKafkaResponse<TResponse>
+        => SendAsync(request, version, static (body, v) =>
+        {
+            var reader = new ProtocolReader(body);
+            return TResponse.Read(ref reader, v);
+        }, cancellationToken, extraTimeout);
+
+    private async Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken, TimeSpan extraTimeout = default)
     {
-        var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), decode);
+        var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), decode) { ExtraTimeout = extraTimeout };
         Encode(pending, request, version);
         await EnqueueAsync(pending, cancellationToken).ConfigureAwait(false);
         return await pending.ResponseTask.ConfigureAwait(false);
@@ -274,7 +287,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
                         continue;
                     }
                     pending.CorrelationId = _nextCorrelationId++;
-                    pending.Deadline = _options.TimeProvider.GetTimestamp() + (long)(_options.RequestTimeout.TotalSeconds * _options.TimeProvider.TimestampFrequency);
+                    pending.Deadline = _options.TimeProvider.GetTimestamp() + (long)((_options.RequestTimeout + pending.ExtraTimeout).TotalSeconds * _options.TimeProvider.TimestampFrequency);
                     lock (_awaitingResponse)
                     {
                         if (Volatile.Read(ref _failure) is not null)
@@ -616,6 +629,9 @@ internal sealed class KafkaConnection : IAsyncDisposable
         public int CorrelationId { get; set; }
 
         public long Deadline { get; set; }
+
+        /// <summary>Time the broker may take beyond RequestTimeout (a Fetch's MaxWait, a JoinGroup's rebalance timeout).</summary>
+        public TimeSpan ExtraTimeout { get; init; }
 
         public PooledBufferWriter? Body { get; set; }
 

@@ -171,7 +171,14 @@ public sealed class RecordBatchReader : IDisposable
     /// </summary>
     /// <exception cref="KafkaProtocolException">The batch names an unknown codec.</exception>
     /// <exception cref="CorruptRecordException">Decompression failed or passed <see cref="MaxDecompressedBytes"/>.</exception>
-    public RecordEnumerator ReadRecords(in RecordBatchView batch)
+    public RecordEnumerator ReadRecords(in RecordBatchView batch) => ReadRecordsInto(batch, _decompressed);
+
+    /// <summary>
+    /// Like <see cref="ReadRecords(in RecordBatchView)"/>, but a compressed batch is decompressed into
+    /// <paramref name="decompressInto"/> (reset first), so its records stay valid as long as the caller
+    /// keeps that buffer (the consumer holds one per fetched chunk until the application is done with it).
+    /// </summary>
+    internal RecordEnumerator ReadRecordsInto(in RecordBatchView batch, PooledBufferWriter decompressInto)
     {
         int recordCount = batch.RecordCount;
         long? logAppendTime = batch.TimestampType == TimestampType.LogAppendTime ? batch.MaxTimestamp : null;
@@ -184,10 +191,10 @@ public sealed class RecordBatchReader : IDisposable
                 throw new KafkaProtocolException(
                     $"Record batch at base offset {batch.BaseOffset} uses unknown compression codec id {(int)compression}.");
             }
-            _decompressed.Reset();
+            decompressInto.Reset();
             try
             {
-                CompressionCodecs.Get(compression).Decompress(records, _decompressed, _maxDecompressedBytes);
+                CompressionCodecs.Get(compression).Decompress(records, decompressInto, _maxDecompressedBytes);
             }
             catch (CorruptRecordException ex)
             {
@@ -198,7 +205,7 @@ public sealed class RecordBatchReader : IDisposable
                 throw new CorruptRecordException(
                     ex.Reason, $"Record batch at base offset {batch.BaseOffset}: its {compression} compressed records {what}.", ex);
             }
-            records = _decompressed.WrittenMemory;
+            records = decompressInto.WrittenMemory;
         }
         return new RecordEnumerator(records, recordCount, batch.BaseOffset, batch.BaseTimestamp, logAppendTime);
     }

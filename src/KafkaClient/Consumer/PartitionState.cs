@@ -1,0 +1,113 @@
+namespace KafkaClient.Consumer;
+
+/// <summary>How a partition's position is still to be found.</summary>
+internal enum PendingPosition
+{
+    /// <summary>The position is known.</summary>
+    None = 0,
+
+    /// <summary>Ask the group for its committed offset (falling back to the reset policy).</summary>
+    Committed = 1,
+
+    /// <summary>Ask the leader for the log start offset.</summary>
+    Earliest = 2,
+
+    /// <summary>Ask the leader for the end offset (the last stable offset under read_committed).</summary>
+    Latest = 3,
+
+    /// <summary>Ask the leader for the first offset at or after <see cref="PartitionState.PendingTimestamp"/>.</summary>
+    Timestamp = 4,
+}
+
+/// <summary>
+/// Everything the consumer tracks for one assigned partition. Guarded by the consumer's lock; the consume
+/// path reads and advances the position under it too.
+/// </summary>
+internal sealed class PartitionState
+{
+    public PartitionState(TopicPartition partition)
+    {
+        TopicPartition = partition;
+    }
+
+    public TopicPartition TopicPartition { get; }
+
+    public string Topic => TopicPartition.Topic;
+
+    public int Partition => TopicPartition.Partition;
+
+    /// <summary>The offset of the next record to hand to the application (-1 while unknown).</summary>
+    public long Position { get; set; } = -1;
+
+    /// <summary>The leader epoch of the last record handed out (-1 when unknown).</summary>
+    public int PositionEpoch { get; set; } = -1;
+
+    /// <summary>The offset the next fetch asks for: ahead of <see cref="Position"/> by the buffered records.</summary>
+    public long FetchPosition { get; set; } = -1;
+
+    /// <summary>Changes on every seek, pause, reset or removal, so records fetched before it are dropped.</summary>
+    public int Version
+    {
+        get => VersionField;
+        set => VersionField = value;
+    }
+
+    /// <summary>The field behind <see cref="Version"/>, for a lock-free staleness check on the consume path.</summary>
+    public int VersionField;
+
+    public bool Paused { get; set; }
+
+    /// <summary>No longer assigned: everything fetched for it is dropped.</summary>
+    public bool Removed { get; set; }
+
+    /// <summary>A fatal error was reported for it; no fetching until the application seeks.</summary>
+    public bool Failed { get; set; }
+
+    public PendingPosition Pending { get; set; } = PendingPosition.Committed;
+
+    public long PendingTimestamp { get; set; }
+
+    /// <summary>When the position lookup or the next fetch may be tried again after a failure (timestamp ticks; 0 = now).</summary>
+    public long RetryAt { get; set; }
+
+    public long HighWatermark { get; set; } = -1;
+
+    public long LastStableOffset { get; set; } = -1;
+
+    public long LogStartOffset { get; set; } = -1;
+
+    /// <summary>Bytes fetched for this partition and not yet handed out.</summary>
+    public long BufferedBytes { get; set; }
+
+    /// <summary>A fetch that includes this partition is on the wire.</summary>
+    public bool FetchInFlight { get; set; }
+
+    /// <summary>The follower to fetch from (KIP-392), or -1 for the leader.</summary>
+    public int PreferredReplica { get; set; } = -1;
+
+    /// <summary>The offset marked processed (what an AfterProcessing or Manual commit writes), or -1.</summary>
+    public long StoredOffset { get; set; } = -1;
+
+    public int StoredEpoch { get; set; } = -1;
+
+    /// <summary>The last offset this consumer committed or found committed, or -1.</summary>
+    public long CommittedOffset { get; set; } = -1;
+
+    /// <summary>Runner workers processing this partition's records right now (0 or 1).</summary>
+    public int Processing { get; set; }
+
+    /// <summary>Set while the partition is being revoked: runner workers start no further record of it.</summary>
+    public bool Revoking { get; set; }
+
+    /// <summary>Completed when <see cref="Processing"/> drops to 0, for a revocation waiting on it.</summary>
+    public TaskCompletionSource? IdleWaiter { get; set; }
+
+    public void Invalidate()
+    {
+        Version++;
+        FetchPosition = Position;
+    }
+
+    /// <summary>The end of the log for lag: the last stable offset under read_committed, otherwise the high watermark.</summary>
+    public long EndOffset(IsolationLevel isolation) => isolation == IsolationLevel.ReadCommitted && LastStableOffset >= 0 ? LastStableOffset : HighWatermark;
+}
