@@ -45,8 +45,8 @@ public enum CommitStrategy
 
     /// <summary>
     /// Nothing is committed on a timer: call <see cref="IConsumer{TKey, TValue}.CommitAsync(CancellationToken)"/>
-    /// (Java: <c>enable.auto.commit=false</c>). Offsets stored with <c>StoreOffset</c> are still committed
-    /// before partitions are revoked and on close.
+    /// (Java: <c>enable.auto.commit=false</c>), which commits the current positions. Offsets stored with
+    /// <c>StoreOffset</c> are committed before partitions are revoked and on close; positions are not.
     /// </summary>
     Manual = 2,
 }

@@ -108,8 +108,8 @@ public interface IConsumer<TKey, TValue> : IAsyncDisposable
     void StoreOffset(ConsumeResult<TKey, TValue> record);
 
     /// <summary>
-    /// Commits now: under <see cref="CommitStrategy.AfterProcessing"/> and <see cref="CommitStrategy.Manual"/> the
-    /// stored offsets, otherwise the current positions. Returns what was committed.
+    /// Commits now: under <see cref="CommitStrategy.AfterProcessing"/> the stored (processed) offsets, otherwise the current
+    /// positions (as Java's <c>commitSync()</c>). Only offsets that moved since the last commit are sent. Returns what was committed.
     /// </summary>
     Task<IReadOnlyList<TopicPartitionOffset>> CommitAsync(CancellationToken cancellationToken = default);
 

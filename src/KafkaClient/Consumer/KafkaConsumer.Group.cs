@@ -202,8 +202,15 @@ public sealed partial class KafkaConsumer<TKey, TValue>
     }
 
     /// <summary>What a commit writes now for <paramref name="partitions"/> (null: every assigned partition), per the strategy; only offsets that moved.</summary>
-    private List<TopicPartitionOffset> CommitCandidates(IReadOnlyCollection<TopicPartition>? partitions)
+    /// <param name="partitions">The partitions to consider; null for all.</param>
+    /// <param name="explicitCommit">
+    /// True for the application's <c>CommitAsync()</c>: under <see cref="CommitStrategy.Manual"/> that commits positions, as
+    /// Java's <c>commitSync()</c> does; commits the consumer makes on its own (revocation, close) write only stored offsets then.
+    /// </param>
+    private List<TopicPartitionOffset> CommitCandidates(IReadOnlyCollection<TopicPartition>? partitions, bool explicitCommit = false)
     {
+        bool positions = _options.CommitStrategy == CommitStrategy.AutoCommitDelivered
+            || (explicitCommit && _options.CommitStrategy == CommitStrategy.Manual);
         var result = new List<TopicPartitionOffset>();
         lock (_sync)
         {
@@ -213,7 +220,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 {
                     continue;
                 }
-                (long offset, int epoch) = _options.CommitStrategy == CommitStrategy.AutoCommitDelivered
+                (long offset, int epoch) = positions
                     ? (state.Pending == PendingPosition.None ? state.Position : -1, state.PositionEpoch)
                     : (state.StoredOffset, state.StoredEpoch);
                 if (offset >= 0 && offset != state.CommittedOffset)
@@ -665,7 +672,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
     public async Task<IReadOnlyList<TopicPartitionOffset>> CommitAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfClosed();
-        var offsets = CommitCandidates(null);
+        var offsets = CommitCandidates(null, explicitCommit: true);
         if (offsets.Count > 0)
         {
             await CommitOffsetsAsync(offsets, cancellationToken).ConfigureAwait(false);
@@ -888,12 +895,26 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         }
         try
         {
-            await client.SendAsync(new LeaveGroupRequest
+            var versions = await client.GetApiVersionsAsync(coordinator, ct).ConfigureAwait(false);
+            var request = new LeaveGroupRequest { GroupId = GroupId };
+            if (versions.TrySelect(request, out short version) && version >= 3)
             {
-                GroupId = GroupId,
-                MemberId = memberId,
-                Members = [new LeaveGroupRequest.MemberIdentity { MemberId = memberId, Reason = reason }],
-            }, coordinator, ConnectionPurpose.Coordinator, ct).ConfigureAwait(false);
+                request.Members = [new LeaveGroupRequest.MemberIdentity { MemberId = memberId, Reason = version >= 5 ? reason : null }];
+            }
+            else
+            {
+                request.MemberId = memberId;
+            }
+            var response = await client.SendAsync(request, coordinator, ConnectionPurpose.Coordinator, ct).ConfigureAwait(false);
+            var error = (ErrorCode)response.ErrorCode;
+            if (error == ErrorCode.None && response.Members.Count > 0)
+            {
+                error = (ErrorCode)response.Members[0].ErrorCode;
+            }
+            if (error != ErrorCode.None && error != ErrorCode.UnknownMemberId)
+            {
+                throw KafkaException.FromErrorCode(error, $"LeaveGroup of group '{GroupId}' failed.");
+            }
             Log.LeftGroup(_logger, GroupId, memberId);
         }
         catch (Exception ex) when (ex is KafkaException or OperationCanceledException)
