@@ -29,35 +29,14 @@ internal interface IConsumeDriver : IAsyncDisposable
     Task RunAsync(ConsumeTally tally, CancellationToken cancellationToken);
 }
 
-/// <summary>A client that cannot run a command yet; the harness exits with code 2.</summary>
-internal sealed class NotImplementedClientException(string message) : Exception(message);
-
 internal static class ConsumeDrivers
 {
-    /// <summary>
-    /// The consumer of each client. KafkaClient has no consumer yet (issue 5): when it lands, add a
-    /// KafkaClientConsumeDriver here implementing the three modes with ConsumeAllAsync (stream),
-    /// ConsumeBatchAsync (batch) and the runner's per-message handler (callback).
-    /// </summary>
-    public static IConsumeDriver Create(ConsumeSettings s, string bootstrap)
+    /// <summary>The consumer of each client.</summary>
+    public static IConsumeDriver Create(ConsumeSettings s, string bootstrap) => s.Client switch
     {
-        EnsureImplemented(s.Client);
-        return s.Client switch
-        {
-            ClientKind.Confluent => new ConfluentConsumeDriver(s, bootstrap),
-            _ => throw new NotImplementedClientException("unreachable"),
-        };
-    }
-
-    /// <summary>Throws <see cref="NotImplementedClientException"/> for a client without a consumer.</summary>
-    public static void EnsureImplemented(ClientKind client)
-    {
-        if (client == ClientKind.KafkaClient)
-        {
-            throw new NotImplementedClientException(
-                "consume --client kafkaclient: not implemented yet - KafkaClient has no consumer (issue 5). Only --client confluent can consume for now.");
-        }
-    }
+        ClientKind.Confluent => new ConfluentConsumeDriver(s, bootstrap),
+        _ => new KafkaClientConsumeDriver(s, bootstrap),
+    };
 
     /// <summary>Partitions of the topic, from our protocol client (setup only, never measured).</summary>
     public static async Task<int[]> PartitionsAsync(string bootstrap, string topic, CancellationToken cancellationToken)
@@ -223,5 +202,113 @@ internal sealed class ConfluentConsumeDriver : IConsumeDriver
             consumer.Dispose();
         }
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// KafkaClient's consumer, reading raw bytes without copies (<see cref="ReadOnlyMemory{T}"/> keys and values):
+/// <c>stream</c> is <c>await foreach</c> over <c>ConsumeAllAsync</c>, <c>batch</c> is <c>ConsumeBatchAsync</c>
+/// with --batch-size, <c>callback</c> is the runner's per-record handler.
+/// </summary>
+internal sealed class KafkaClientConsumeDriver(ConsumeSettings settings, string bootstrap) : IConsumeDriver
+{
+    private KafkaClient.Consumer.KafkaConsumer<ReadOnlyMemory<byte>, ReadOnlyMemory<byte>>? _consumer;
+    private int[] _partitions = [];
+
+    public string Name => "kafkaclient";
+
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (settings.Group is null)
+        {
+            _partitions = await ConsumeDrivers.PartitionsAsync(bootstrap, settings.Topic, cancellationToken).ConfigureAwait(false);
+        }
+        _consumer = new KafkaClient.Consumer.KafkaConsumer<ReadOnlyMemory<byte>, ReadOnlyMemory<byte>>(new KafkaClient.Consumer.ConsumerOptions
+        {
+            BootstrapServers = bootstrap,
+            ClientId = "kafkaclient-perf",
+            GroupId = settings.Group,
+            AutoOffsetReset = KafkaClient.Consumer.AutoOffsetReset.Earliest,
+        });
+    }
+
+    public async Task RunAsync(ConsumeTally tally, CancellationToken cancellationToken)
+    {
+        var consumer = _consumer ?? throw new InvalidOperationException("PrepareAsync first.");
+        if (settings.Group is null)
+        {
+            consumer.Assign(_partitions.Select(p => new TopicPartitionOffset(new TopicPartition(settings.Topic, p), KafkaClient.Consumer.Offset.Beginning)));
+        }
+        else
+        {
+            consumer.Subscribe([settings.Topic]);
+        }
+        long target = settings.Messages;
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            switch (settings.Mode)
+            {
+                case ConsumeMode.Batch:
+                    while (tally.Records < target)
+                    {
+                        var batch = await consumer.ConsumeBatchAsync((int)Math.Min(settings.BatchSize, target - tally.Records), TimeSpan.FromMilliseconds(100), done.Token).ConfigureAwait(false);
+                        for (int i = 0; i < batch.Count; i++)
+                        {
+                            Count(batch[i], tally);
+                        }
+                    }
+                    break;
+
+                case ConsumeMode.Callback:
+                    await consumer.RunAsync((r, _) =>
+                    {
+                        Count(r, tally);
+                        if (tally.Records >= target)
+                        {
+                            done.Cancel();
+                        }
+                        return ValueTask.CompletedTask;
+                    }, cancellationToken: done.Token).ConfigureAwait(false);
+                    break;
+
+                default:
+                    await foreach (var r in consumer.ConsumeAllAsync(done.Token).ConfigureAwait(false))
+                    {
+                        Count(r, tally);
+                        if (tally.Records >= target)
+                        {
+                            break;
+                        }
+                    }
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (done.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (KafkaClient.Errors.KafkaException ex)
+        {
+            tally.Errors++;
+            tally.FirstError ??= ex.Message;
+        }
+    }
+
+    private static void Count(in KafkaClient.Consumer.ConsumeResult<ReadOnlyMemory<byte>, ReadOnlyMemory<byte>> r, ConsumeTally tally)
+    {
+        if (tally.FirstRecordAt == 0)
+        {
+            tally.FirstRecordAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+        tally.Records++;
+        tally.Bytes += r.Value.Length + r.Key.Length;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_consumer is { } consumer)
+        {
+            await consumer.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -166,15 +166,6 @@ internal static class ConsumeCommand
             throw new UsageException("consume needs --topic (a topic holding at least --messages records).");
         }
         string clientName = s.Client == ClientKind.Confluent ? "confluent" : "kafkaclient";
-        try
-        {
-            ConsumeDrivers.EnsureImplemented(s.Client);
-        }
-        catch (NotImplementedClientException ex)
-        {
-            Console.Error.WriteLine("error: " + ex.Message);
-            return ExitCodes.NotImplemented;
-        }
         await using var broker = await Broker.StartAsync(brokerSettings).ConfigureAwait(false);
         if (brokerSettings.Bootstrap is null)
         {
