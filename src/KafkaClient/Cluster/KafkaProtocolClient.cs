@@ -141,6 +141,26 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Like <see cref="SendAsync{TResponse}(IKafkaRequest{TResponse}, int, ConnectionPurpose, short, TimeSpan, CancellationToken)"/>,
+    /// with the response decoded from a pooled frame that the caller must release (see <see cref="ResponseFrame"/>).
+    /// </summary>
+    internal async Task<(TResponse Response, ResponseFrame Frame)> SendPooledAsync<TResponse>(IKafkaRequest<TResponse> request, int nodeId, ConnectionPurpose purpose, short maxVersion, TimeSpan extraTimeout, CancellationToken cancellationToken)
+        where TResponse : IKafkaResponse<TResponse>
+    {
+        var connection = await GetConnectionAsync(nodeId, purpose, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            short version = Math.Min(connection.Versions.Select(request), maxVersion);
+            return await connection.SendPooledAsync(request, version, extraTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KafkaException ex) when (ex is KafkaConnectionException or KafkaTimeoutException)
+        {
+            Forget(nodeId, purpose, connection);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Sends a request the broker does not answer (Produce with acks=0) to <paramref name="nodeId"/>,
     /// at the highest version both sides support. Completes once the bytes are flushed.
     /// </summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using KafkaClient.Errors;
+using KafkaClient.Network;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Protocol.Records;
 
@@ -20,8 +21,11 @@ internal sealed class FetchedChunk
     private DecodedRecord[] _records = [];
     private List<PooledBufferWriter>? _buffers;
 
-    public FetchedChunk(PartitionState state, int version, ReadOnlyMemory<byte> records, long endOffset, List<FetchResponse.AbortedTransaction>? aborted)
+    private ResponseFrame? _frame;
+
+    public FetchedChunk(PartitionState state, int version, ReadOnlyMemory<byte> records, long endOffset, List<FetchResponse.AbortedTransaction>? aborted, ResponseFrame? frame = null)
     {
+        _frame = frame;
         State = state;
         Version = version;
         RecordSet = records;
@@ -172,10 +176,11 @@ internal sealed class FetchedChunk
         }
     }
 
-    /// <summary>Gives the pooled record array and decompression buffers back. The chunk's records are invalid after.</summary>
+    /// <summary>Gives the pooled record array, decompression buffers and response frame back. The chunk's records are invalid after.</summary>
     public void Release(Action<PooledBufferWriter> returnBuffer)
     {
         Return();
+        Interlocked.Exchange(ref _frame, null)?.Release();
         Count = 0;
         if (_buffers is not null)
         {

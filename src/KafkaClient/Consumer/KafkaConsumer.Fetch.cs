@@ -2,6 +2,7 @@ using System.Diagnostics;
 using KafkaClient.Cluster;
 using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
+using KafkaClient.Network;
 using KafkaClient.Protocol.Messages;
 
 namespace KafkaClient.Consumer;
@@ -197,11 +198,18 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             {
                 request = BuildFetchRequest(plan, version);
             }
-            var response = await client.SendAsync(request, plan.NodeId, ConnectionPurpose.Fetch, version, _options.FetchMaxWait, ct).ConfigureAwait(false);
+            var (response, frame) = await client.SendPooledAsync(request, plan.NodeId, ConnectionPurpose.Fetch, version, _options.FetchMaxWait, ct).ConfigureAwait(false);
             ConsumerMetrics.FetchLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            lock (_sync)
+            try
             {
-                HandleFetchResponseLocked(plan, response, version);
+                lock (_sync)
+                {
+                    HandleFetchResponseLocked(plan, response, version, frame);
+                }
+            }
+            finally
+            {
+                frame.Release();
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -306,7 +314,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         return request;
     }
 
-    private void HandleFetchResponseLocked(FetchPlan plan, FetchResponse response, short version)
+    private void HandleFetchResponseLocked(FetchPlan plan, FetchResponse response, short version, ResponseFrame frame)
     {
         var session = plan.Session;
         var topError = (ErrorCode)response.ErrorCode;
@@ -336,7 +344,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 {
                     continue;
                 }
-                anyData |= HandlePartitionLocked(entry, data);
+                anyData |= HandlePartitionLocked(entry, data, frame);
             }
         }
         if (anyData)
@@ -381,7 +389,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
     }
 
     /// <summary>Applies one partition's fetch result; returns true when records were queued.</summary>
-    private bool HandlePartitionLocked(FetchPlan.Entry entry, FetchResponse.PartitionData data)
+    private bool HandlePartitionLocked(FetchPlan.Entry entry, FetchResponse.PartitionData data, ResponseFrame frame)
     {
         var state = entry.State;
         if (state.Removed || state.Version != entry.Version || state.FetchPosition != entry.FetchOffset)
@@ -412,7 +420,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             state.FetchPosition = end;
             state.BufferedBytes += records.Length;
             _bufferedBytes += records.Length;
-            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions));
+            frame.AddReference();
+            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame));
             return true;
         }
         state.PreferredReplica = -1;

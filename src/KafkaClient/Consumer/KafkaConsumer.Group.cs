@@ -993,6 +993,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             }
             lock (_sync)
             {
+                _current?.Release(ReturnBuffer);
                 _current = null;
                 while (_ready.Reader.TryRead(out var chunk))
                 {

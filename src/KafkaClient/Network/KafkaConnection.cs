@@ -196,6 +196,25 @@ internal sealed class KafkaConnection : IAsyncDisposable
             return TResponse.Read(ref reader, v);
         }, cancellationToken, extraTimeout);
 
+    /// <summary>
+    /// Like <see cref="SendAsync{TResponse}(IKafkaRequest{TResponse}, short, TimeSpan, CancellationToken)"/>, but the response
+    /// is decoded from a pooled array: the caller owns the returned <see cref="ResponseFrame"/> and must release it once
+    /// nothing refers to the response's byte slices any more (the consumer's fetched records).
+    /// </summary>
+    internal async Task<(TResponse Response, ResponseFrame Frame)> SendPooledAsync<TResponse>(IKafkaRequest<TResponse> request, short version, TimeSpan extraTimeout, CancellationToken cancellationToken)
+        where TResponse : IKafkaResponse<TResponse>
+    {
+        var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), static (body, v) =>
+        {
+            var reader = new ProtocolReader(body);
+            return TResponse.Read(ref reader, v);
+        }, pooled: true) { ExtraTimeout = extraTimeout };
+        Encode(pending, request, version);
+        await EnqueueAsync(pending, cancellationToken).ConfigureAwait(false);
+        var response = await pending.ResponseTask.ConfigureAwait(false);
+        return (response, pending.TakeLease() ?? throw new InvalidOperationException("A pooled response completed without its frame."));
+    }
+
     private async Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken, TimeSpan extraTimeout = default)
     {
         var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), decode) { ExtraTimeout = extraTimeout };
@@ -385,9 +404,9 @@ internal sealed class KafkaConnection : IAsyncDisposable
         }
     }
 
-    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out byte[] frame)
+    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> frame)
     {
-        frame = [];
+        frame = default;
         if (buffer.Length < 4)
         {
             return false;
@@ -404,17 +423,16 @@ internal sealed class KafkaConnection : IAsyncDisposable
         {
             return false;
         }
-        // Each response gets its own array: bytes and records fields are slices of it, so they
-        // stay valid for as long as the caller holds the response.
-        frame = GC.AllocateUninitializedArray<byte>(size);
-        buffer.Slice(4, size).CopyTo(frame);
+        frame = buffer.Slice(4, size);
         buffer = buffer.Slice(4 + size);
         return true;
     }
 
-    private void Dispatch(byte[] frame)
+    private void Dispatch(in ReadOnlySequence<byte> frameBytes)
     {
-        int correlationId = BinaryPrimitives.ReadInt32BigEndian(frame);
+        Span<byte> prefix = stackalloc byte[4];
+        frameBytes.Slice(0, 4).CopyTo(prefix);
+        int correlationId = BinaryPrimitives.ReadInt32BigEndian(prefix);
         PendingRequest? pending;
         lock (_awaitingResponse)
         {
@@ -440,7 +458,12 @@ internal sealed class KafkaConnection : IAsyncDisposable
                 $"Response with correlation id {correlationId} from {_name} does not match the oldest request in flight ({pending?.CorrelationId.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}).");
         }
         _inFlightSlots.Release();
-        pending.Complete(frame);
+        // Each response gets its own array: bytes and records fields are slices of it, so they stay valid for as
+        // long as the caller holds the response (or, for a pooled frame, until it releases the frame).
+        int size = (int)frameBytes.Length;
+        byte[] frame = pending.WantsPooledFrame ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+        frameBytes.CopyTo(frame);
+        pending.Complete(frame, size);
     }
 
     private void CheckTimeouts()
@@ -650,7 +673,11 @@ internal sealed class KafkaConnection : IAsyncDisposable
 
         public abstract void RegisterCancellation(CancellationToken cancellationToken);
 
-        public abstract void Complete(byte[] frame);
+        /// <summary>Whether the response frame should be a pooled array handed over as a <see cref="ResponseFrame"/>.</summary>
+        public virtual bool WantsPooledFrame => false;
+
+        /// <summary>Decodes the first <paramref name="length"/> bytes of <paramref name="frame"/> and completes the request.</summary>
+        public abstract void Complete(byte[] frame, int length);
 
         public abstract void CompleteWithoutResponse();
 
@@ -663,11 +690,24 @@ internal sealed class KafkaConnection : IAsyncDisposable
         private readonly Func<ReadOnlyMemory<byte>, short, TResponse>? _decode;
         private CancellationTokenRegistration _cancellation;
 
-        public PendingRequest(ApiKey apiKey, short version, short responseHeaderVersion, Func<ReadOnlyMemory<byte>, short, TResponse>? decode)
+        private readonly bool _pooled;
+        private ResponseFrame? _lease;
+
+        public PendingRequest(ApiKey apiKey, short version, short responseHeaderVersion, Func<ReadOnlyMemory<byte>, short, TResponse>? decode, bool pooled = false)
             : base(apiKey, version, responseHeaderVersion, expectsResponse: decode is not null)
         {
             _decode = decode;
+            _pooled = pooled;
         }
+
+        /// <summary>For a pooled frame: the frame the response's slices point into, owned by whoever takes it.</summary>
+        public ResponseFrame? Lease
+        {
+            get => Volatile.Read(ref _lease);
+            private set => Volatile.Write(ref _lease, value);
+        }
+
+        public ResponseFrame? TakeLease() => Interlocked.Exchange(ref _lease, null);
 
         public override Task Task => _completion.Task;
 
@@ -676,19 +716,35 @@ internal sealed class KafkaConnection : IAsyncDisposable
         public override void RegisterCancellation(CancellationToken cancellationToken) =>
             _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((PendingRequest<TResponse>)state!)._completion.TrySetCanceled(token), this);
 
-        public override void Complete(byte[] frame)
+        public override bool WantsPooledFrame => _pooled;
+
+        public override void Complete(byte[] frame, int length)
         {
             _cancellation.Dispose();
+            ResponseFrame? lease = _pooled ? new ResponseFrame(frame) : null;
             try
             {
-                var reader = new ProtocolReader(frame);
+                var reader = new ProtocolReader(frame.AsMemory(0, length));
                 ResponseHeader.Read(ref reader, ResponseHeaderVersion);
-                var response = _decode!(frame.AsMemory(reader.Position), Version);
-                _completion.TrySetResult(response);
+                var response = _decode!(frame.AsMemory(reader.Position, length - reader.Position), Version);
+                if (lease is not null)
+                {
+                    Lease = lease;
+                    lease = null;
+                }
+                if (!_completion.TrySetResult(response))
+                {
+                    // Cancelled while the response was on its way: nobody will release the frame.
+                    Interlocked.Exchange(ref _lease, null)?.Release();
+                }
             }
             catch (KafkaException ex)
             {
                 _completion.TrySetException(ex);
+            }
+            finally
+            {
+                lease?.Release();
             }
         }
 
