@@ -83,6 +83,24 @@ public sealed record EmbeddedKafkaClusterOptions
     /// <summary>The longest session timeout a group member may ask for (Kafka: <c>group.max.session.timeout.ms</c>). Default 30 minutes, as in Kafka.</summary>
     public TimeSpan GroupMaxSessionTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// The security protocol of every broker's listener (Kafka: <c>listener.security.protocol.map</c>).
+    /// Default <see cref="EmbeddedSecurityProtocol.Plaintext"/>. With <see cref="EmbeddedSecurityProtocol.Ssl"/>
+    /// or <see cref="EmbeddedSecurityProtocol.SaslSsl"/> the cluster generates a certificate authority
+    /// and a broker certificate for <c>localhost</c>, <c>127.0.0.1</c>, <c>::1</c> and <see cref="Host"/>;
+    /// clients trust <see cref="EmbeddedKafkaCluster.CaCertificate"/> (or the PEM in
+    /// <see cref="EmbeddedKafkaCluster.CaCertificatePem"/>).
+    /// </summary>
+    public EmbeddedSecurityProtocol SecurityProtocol { get; init; } = EmbeddedSecurityProtocol.Plaintext;
+
+    /// <summary>
+    /// The users SASL listeners accept (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; Kafka:
+    /// <c>sasl.enabled.mechanisms</c> with every one of them). Needs
+    /// <see cref="SecurityProtocol"/> <see cref="EmbeddedSecurityProtocol.SaslPlaintext"/> or
+    /// <see cref="EmbeddedSecurityProtocol.SaslSsl"/>. Default: none.
+    /// </summary>
+    public IReadOnlyList<EmbeddedSaslUser> SaslUsers { get; init; } = [];
+
     internal void Validate()
     {
         if (GroupInitialRebalanceDelay < TimeSpan.Zero)
@@ -120,6 +138,27 @@ public sealed record EmbeddedKafkaClusterOptions
         if (MaxRequestSize < 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxRequestSize), MaxRequestSize, "Too small for any request.");
+        }
+        ArgumentNullException.ThrowIfNull(SaslUsers);
+        if (!Enum.IsDefined(SecurityProtocol))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SecurityProtocol), SecurityProtocol, "Unknown security protocol.");
+        }
+        if (SaslUsers.Count > 0 && SecurityProtocol is not (EmbeddedSecurityProtocol.SaslPlaintext or EmbeddedSecurityProtocol.SaslSsl))
+        {
+            throw new ArgumentException("SaslUsers need SecurityProtocol SaslPlaintext or SaslSsl.", nameof(SaslUsers));
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var user in SaslUsers)
+        {
+            if (user is null || string.IsNullOrEmpty(user.Name) || user.Password is null)
+            {
+                throw new ArgumentException("Every SASL user needs a name and a password.", nameof(SaslUsers));
+            }
+            if (!names.Add(user.Name))
+            {
+                throw new ArgumentException($"SASL user '{user.Name}' is listed twice.", nameof(SaslUsers));
+            }
         }
         ArgumentNullException.ThrowIfNull(TimeProvider);
         ArgumentNullException.ThrowIfNull(LoggerFactory);

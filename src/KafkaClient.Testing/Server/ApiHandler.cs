@@ -22,6 +22,12 @@ internal sealed class RequestContext
     /// <summary>The client's address as the broker sees it (Kafka reports <c>/host</c> in group member metadata).</summary>
     public string ClientHost { get; init; } = "";
 
+    /// <summary>The connection's authentication state and principal.</summary>
+    public required ConnectionSession Session { get; init; }
+
+    /// <summary>The authenticated principal, <c>User:name</c>, or <c>User:ANONYMOUS</c>.</summary>
+    public string Principal => Session.Principal;
+
     public short ApiVersion => Header.RequestApiVersion;
 
     /// <summary>Set by a handler to close the connection after this request (e.g. an acks=0 produce that failed).</summary>
