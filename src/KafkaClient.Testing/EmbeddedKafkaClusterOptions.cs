@@ -101,6 +101,26 @@ public sealed record EmbeddedKafkaClusterOptions
     /// </summary>
     public IReadOnlyList<EmbeddedSaslUser> SaslUsers { get; init; } = [];
 
+    /// <summary>
+    /// Whether requests are checked against ACLs (Kafka: <c>authorizer.class.name</c> set to
+    /// <c>StandardAuthorizer</c>). The principal is the SASL user (<c>User:alice</c>) or
+    /// <c>User:ANONYMOUS</c>. Default false: everything is allowed and the ACL APIs answer
+    /// SECURITY_DISABLED, as a Kafka broker without an authorizer does.
+    /// </summary>
+    public bool EnableAuthorization { get; init; }
+
+    /// <summary>
+    /// Principals allowed everything whatever the ACLs say, e.g. <c>User:admin</c> (Kafka:
+    /// <c>super.users</c>). Default: none.
+    /// </summary>
+    public IReadOnlyList<string> SuperUsers { get; init; } = [];
+
+    /// <summary>
+    /// Whether a resource no ACL applies to is open to everyone (Kafka:
+    /// <c>allow.everyone.if.no.acl.found</c>). Default false, as in Kafka: without an ACL, only super users.
+    /// </summary>
+    public bool AllowEveryoneIfNoAclFound { get; init; }
+
     internal void Validate()
     {
         if (GroupInitialRebalanceDelay < TimeSpan.Zero)
@@ -140,6 +160,7 @@ public sealed record EmbeddedKafkaClusterOptions
             throw new ArgumentOutOfRangeException(nameof(MaxRequestSize), MaxRequestSize, "Too small for any request.");
         }
         ArgumentNullException.ThrowIfNull(SaslUsers);
+        ArgumentNullException.ThrowIfNull(SuperUsers);
         if (!Enum.IsDefined(SecurityProtocol))
         {
             throw new ArgumentOutOfRangeException(nameof(SecurityProtocol), SecurityProtocol, "Unknown security protocol.");

@@ -1,4 +1,5 @@
 using KafkaClient.Errors;
+using KafkaClient.Testing.Security;
 
 namespace KafkaClient.Testing.State;
 
@@ -105,7 +106,11 @@ internal sealed class ClusterState
         BrokerIds = brokerIds;
         _running = [.. brokerIds];
         Faults = new FaultInjector();
+        Authorizer = new AclAuthorizer(options.EnableAuthorization, options.SuperUsers, options.AllowEveryoneIfNoAclFound);
     }
+
+    /// <summary>The ACLs and the decisions made from them.</summary>
+    public AclAuthorizer Authorizer { get; }
 
     public EmbeddedKafkaClusterOptions Options => _options;
 
