@@ -34,6 +34,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
     private readonly GroupCoordinator _groups;
     private readonly ConfigStore _configs;
     private readonly BrokerCertificates? _certificates;
+    private readonly RetentionSweeper _retention;
     private int _disposed;
 
     private EmbeddedKafkaCluster(EmbeddedKafkaClusterOptions options)
@@ -60,6 +61,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         // Offsets committed inside a transaction reach the group when the transaction commits.
         _transactions.Groups = _groups;
         RegisterDefaultHandlers();
+        _retention = new RetentionSweeper(_state);
     }
 
     /// <summary>The options the cluster was started with.</summary>
@@ -186,6 +188,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         {
             return;
         }
+        _retention.Dispose();
         _transactions.Dispose();
         _groups.Dispose();
         await Task.WhenAll(_brokers.Select(b => b.Server.StopAsync(Options.ShutdownTimeout))).ConfigureAwait(false);

@@ -121,6 +121,29 @@ public sealed record EmbeddedKafkaClusterOptions
     /// </summary>
     public bool AllowEveryoneIfNoAclFound { get; init; }
 
+    /// <summary>
+    /// How long records are kept in topics without their own <c>retention.ms</c> (Kafka:
+    /// <c>log.retention.ms</c>); <see cref="Timeout.InfiniteTimeSpan"/> keeps them forever. A batch
+    /// goes when its largest record timestamp is older than this, as Kafka deletes a segment.
+    /// Default 7 days, as in Kafka.
+    /// </summary>
+    public TimeSpan LogRetention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// The partition size above which the oldest batches are deleted, for topics without their own
+    /// <c>retention.bytes</c> (Kafka: <c>log.retention.bytes</c>). Default -1: no limit, as in Kafka.
+    /// </summary>
+    public long LogRetentionBytes { get; init; } = -1;
+
+    /// <summary>
+    /// How often retention is enforced, on <see cref="TimeProvider"/> (Kafka:
+    /// <c>log.retention.check.interval.ms</c>, 5 minutes there). Default 1 s.
+    /// </summary>
+    public TimeSpan RetentionCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><see cref="LogRetention"/> in Kafka's terms: milliseconds, -1 for none.</summary>
+    internal long LogRetentionMs => LogRetention == Timeout.InfiniteTimeSpan ? -1 : (long)LogRetention.TotalMilliseconds;
+
     internal void Validate()
     {
         if (GroupInitialRebalanceDelay < TimeSpan.Zero)
@@ -158,6 +181,18 @@ public sealed record EmbeddedKafkaClusterOptions
         if (MaxRequestSize < 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxRequestSize), MaxRequestSize, "Too small for any request.");
+        }
+        if (RetentionCheckInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetentionCheckInterval), RetentionCheckInterval, "The retention check interval must be positive.");
+        }
+        if (LogRetention < TimeSpan.Zero && LogRetention != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LogRetention), LogRetention, "Retention is positive, or Timeout.InfiniteTimeSpan for none.");
+        }
+        if (LogRetentionBytes < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LogRetentionBytes), LogRetentionBytes, "Retention bytes are -1 (no limit) or more.");
         }
         ArgumentNullException.ThrowIfNull(SaslUsers);
         ArgumentNullException.ThrowIfNull(SuperUsers);

@@ -315,6 +315,51 @@ internal sealed class PartitionLog
         }
     }
 
+    /// <summary>
+    /// Deletes whole batches from the start of the log as Kafka deletes segments: first those
+    /// whose largest timestamp is more than <paramref name="retentionMs"/> before
+    /// <paramref name="nowMs"/> (a prefix: it stops at the first younger batch), then, while the
+    /// log would still hold at least <paramref name="retentionBytes"/> without it, the oldest
+    /// batch. -1 disables either rule. The log start offset moves to the first batch kept (the log
+    /// end offset when none is). Returns how many batches went.
+    /// </summary>
+    public int ApplyRetention(long nowMs, long retentionMs, long retentionBytes)
+    {
+        lock (_lock)
+        {
+            int remove = 0;
+            if (retentionMs >= 0)
+            {
+                while (remove < _batches.Count && nowMs - _batches[remove].MaxTimestamp > retentionMs)
+                {
+                    remove++;
+                }
+            }
+            if (retentionBytes >= 0)
+            {
+                long size = 0;
+                for (int i = remove; i < _batches.Count; i++)
+                {
+                    size += _batches[i].Bytes.Length;
+                }
+                while (remove < _batches.Count && size - _batches[remove].Bytes.Length >= retentionBytes)
+                {
+                    size -= _batches[remove].Bytes.Length;
+                    remove++;
+                }
+            }
+            if (remove == 0)
+            {
+                return 0;
+            }
+            long newStart = remove < _batches.Count ? _batches[remove].BaseOffset : _logEndOffset;
+            _batches.RemoveRange(0, remove);
+            _logStartOffset = Math.Max(_logStartOffset, newStart);
+            SignalLocked();
+            return remove;
+        }
+    }
+
     /// <summary>The leader epoch in force at <paramref name="offset"/>, or -1.</summary>
     public int EpochAt(long offset)
     {
