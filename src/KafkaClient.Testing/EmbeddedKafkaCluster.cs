@@ -233,6 +233,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new DescribeGroupsHandler(_groups));
         _handlers.Register(new ListGroupsHandler(_groups));
         _handlers.Register(new DeleteGroupsHandler(_groups));
+        _handlers.Register(new DescribeProducersHandler());
         _handlers.Register(new CreateAclsHandler());
         _handlers.Register(new DescribeAclsHandler());
         _handlers.Register(new DeleteAclsHandler());
