@@ -268,9 +268,10 @@ internal sealed class BrokerConnection
             Session = _session,
         };
         IKafkaResponse? response;
-        if (_cluster.Faults.TryTake((ApiKey)apiKey, _brokerId, out var fault))
+        var faults = _cluster.Faults;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out var fault, FaultKind.Error, FaultKind.Disconnect))
         {
-            if (fault.CloseConnection)
+            if (fault.Kind == FaultKind.Disconnect)
             {
                 return false;
             }
@@ -292,15 +293,56 @@ internal sealed class BrokerConnection
                 response = handler.ErrorResponse(context, request, ErrorCode.UnknownServerError);
             }
         }
-        if (response is not null)
+        if (response is null)
         {
-            short responseHeaderVersion = apiKey == (short)ApiKey.ApiVersions || !flexible ? (short)0 : (short)1;
-            if (!TryWrite(writer, correlationId, responseHeaderVersion, response, version))
-            {
-                return false;
-            }
+            return !context.CloseConnection;
+        }
+        var time = _cluster.Options.TimeProvider;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out var latency, FaultKind.Latency))
+        {
+            // The connection loop flushes earlier responses before awaiting this one.
+            await Task.Delay(latency.Delay, time, cancellationToken).ConfigureAwait(false);
+        }
+        TimeSpan throttle = TimeSpan.Zero;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out var throttled, FaultKind.Throttle) && ThrottleTime.TrySet(response, throttled.Delay))
+        {
+            throttle = throttled.Delay;
+        }
+        short responseHeaderVersion = apiKey == (short)ApiKey.ApiVersions || !flexible ? (short)0 : (short)1;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out _, FaultKind.DropMidResponse))
+        {
+            WritePart(writer, correlationId, responseHeaderVersion, response, version);
+            return false;
+        }
+        if (!TryWrite(writer, correlationId, responseHeaderVersion, response, version))
+        {
+            return false;
+        }
+        if (throttle > TimeSpan.Zero)
+        {
+            // KIP-219: the response goes out at once and the broker then mutes the connection (reads
+            // nothing more from it) for the throttle time.
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await Task.Delay(throttle, time, cancellationToken).ConfigureAwait(false);
         }
         return !context.CloseConnection;
+    }
+
+    /// <summary>
+    /// Writes the size prefix and about half of a response frame (never all of it), for the
+    /// drop-mid-response fault; the caller then closes the connection.
+    /// </summary>
+    private static void WritePart(PipeWriter output, int correlationId, short headerVersion, IKafkaResponse response, short version)
+    {
+        var frame = new ArrayBufferWriter<byte>();
+        var header = new ResponseHeader { CorrelationId = correlationId };
+        var writer = new ProtocolWriter(frame);
+        writer.WriteInt32(header.ComputeSize(headerVersion) + response.ComputeSize(version));
+        header.Write(ref writer, headerVersion);
+        response.Write(ref writer, version);
+        writer.Flush();
+        int part = 4 + ((frame.WrittenCount - 4) / 2);
+        output.Write(frame.WrittenSpan[..part]);
     }
 
     /// <summary>
