@@ -6,7 +6,8 @@ namespace KafkaClient.LocalCluster;
 
 /// <summary>
 /// Runs an embedded Kafka cluster until SIGINT, SIGTERM or the end of standard input. The first
-/// line of standard output is <c>BOOTSTRAP=host:port,...</c>, so scripts can start it and read one line.
+/// line of standard output is <c>BOOTSTRAP=host:port,...</c>, so scripts can start it and read one
+/// line; with <c>--tls</c> the second is <c>CA=path</c>, the certificate authority to trust.
 /// </summary>
 internal static class Program
 {
@@ -27,15 +28,23 @@ internal static class Program
           --cluster-id ID          the cluster id to report (default: random)
           --host H                 address to listen on and advertise (default 127.0.0.1)
           --ignore-stdin           keep running when standard input closes (e.g. started with < /dev/null)
+          --sasl-plain USER:PASS   accept this user with SASL/PLAIN (repeatable); the listeners become
+                                   SASL_PLAINTEXT (SASL_SSL with --tls)
+          --sasl-scram USER:PASS   accept this user with SCRAM-SHA-256 and SCRAM-SHA-512 (repeatable)
+          --tls                    TLS listeners (SSL, or SASL_SSL with a --sasl-* user) with a generated
+                                   certificate for localhost, 127.0.0.1 and --host; the certificate
+                                   authority is written in PEM to a file and its path printed as
+                                   CA=<path> on the second line of standard output (librdkafka:
+                                   ssl.ca.location=<path>); the file is deleted on exit
+          --ca-file PATH           where --tls writes the CA (default: a new file in the temp directory)
           -h, --help               show this help
-
-        Not yet available: TLS and SASL listeners.
         """;
 
     public static async Task<int> Main(string[] args)
     {
         EmbeddedKafkaClusterOptions options;
         bool ignoreStdin;
+        string? caFile;
         try
         {
             if (args.Any(a => a is "-h" or "--help"))
@@ -43,7 +52,7 @@ internal static class Program
                 Console.Out.WriteLine(Usage);
                 return 0;
             }
-            (options, ignoreStdin) = Parse(args);
+            (options, ignoreStdin, caFile) = Parse(args);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
         {
@@ -81,6 +90,12 @@ internal static class Program
         }
         await using var running = cluster;
         Console.Out.WriteLine($"BOOTSTRAP={cluster.BootstrapServers}");
+        if (cluster.CaCertificatePem is { } pem)
+        {
+            caFile ??= Path.Combine(Path.GetTempPath(), $"kafka-local-cluster-{cluster.ClusterId}-ca.pem");
+            await File.WriteAllTextAsync(caFile, pem).ConfigureAwait(false);
+            Console.Out.WriteLine($"CA={Path.GetFullPath(caFile)}");
+        }
         Console.Out.Flush();
         Console.Error.WriteLine($"Kafka cluster {cluster.ClusterId} running: {string.Join(", ", cluster.Brokers)}. Stop with Ctrl+C, SIGTERM or by closing standard input.");
 
@@ -105,18 +120,40 @@ internal static class Program
 
         await stop.Task.ConfigureAwait(false);
         Console.Error.WriteLine("Stopping.");
+        if (cluster.CaCertificatePem is not null && caFile is not null)
+        {
+            File.Delete(caFile);
+        }
         return 0;
     }
 
-    private static (EmbeddedKafkaClusterOptions Options, bool IgnoreStdin) Parse(string[] args)
+    private static (EmbeddedKafkaClusterOptions Options, bool IgnoreStdin, string? CaFile) Parse(string[] args)
     {
         var options = EmbeddedKafkaClusterOptions.Default;
         bool ignoreStdin = false;
+        bool tls = false;
+        string? caFile = null;
+        var users = new List<EmbeddedSaslUser>();
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value.");
             int Number() => int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
+            switch (arg)
+            {
+                case "--sasl-plain":
+                    AddUser(users, Value(), EmbeddedSaslMechanisms.Plain, arg);
+                    continue;
+                case "--sasl-scram":
+                    AddUser(users, Value(), EmbeddedSaslMechanisms.Scram, arg);
+                    continue;
+                case "--tls":
+                    tls = true;
+                    continue;
+                case "--ca-file":
+                    caFile = Value();
+                    continue;
+            }
             options = arg switch
             {
                 "--brokers" => options with { BrokerCount = Number() },
@@ -131,6 +168,40 @@ internal static class Program
             };
             ignoreStdin |= arg == "--ignore-stdin";
         }
-        return (options, ignoreStdin);
+        if (caFile is not null && !tls)
+        {
+            throw new ArgumentException("--ca-file needs --tls.");
+        }
+        var protocol = (tls, users.Count > 0) switch
+        {
+            (true, true) => EmbeddedSecurityProtocol.SaslSsl,
+            (true, false) => EmbeddedSecurityProtocol.Ssl,
+            (false, true) => EmbeddedSecurityProtocol.SaslPlaintext,
+            _ => EmbeddedSecurityProtocol.Plaintext,
+        };
+        return (options with { SecurityProtocol = protocol, SaslUsers = users }, ignoreStdin, caFile);
+    }
+
+    /// <summary>Adds <c>user:password</c> with <paramref name="mechanisms"/>; a user named twice gets both sets, if the passwords agree.</summary>
+    private static void AddUser(List<EmbeddedSaslUser> users, string value, EmbeddedSaslMechanisms mechanisms, string option)
+    {
+        int colon = value.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            throw new ArgumentException($"{option} takes USER:PASSWORD.");
+        }
+        string name = value[..colon];
+        string password = value[(colon + 1)..];
+        int existing = users.FindIndex(u => u.Name == name);
+        if (existing < 0)
+        {
+            users.Add(new EmbeddedSaslUser(name, password, mechanisms));
+            return;
+        }
+        if (users[existing].Password != password)
+        {
+            throw new ArgumentException($"User '{name}' is given two different passwords.");
+        }
+        users[existing] = users[existing] with { Mechanisms = users[existing].Mechanisms | mechanisms };
     }
 }

@@ -62,7 +62,7 @@ public sealed partial class EmbeddedKafkaCluster
     /// <param name="count">How many requests fail. Default 1.</param>
     /// <param name="nodeId">Only requests to this broker; null (default) for any.</param>
     public void InjectErrors(ApiKey apiKey, ErrorCode error, int count = 1, int? nodeId = null) =>
-        _state.Faults.Add(apiKey, nodeId, new Fault(error, CloseConnection: false), count);
+        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Error, error), count);
 
     /// <summary>
     /// Makes the next <paramref name="count"/> requests of <paramref name="apiKey"/> close their
@@ -72,8 +72,55 @@ public sealed partial class EmbeddedKafkaCluster
     /// <param name="count">How many requests. Default 1.</param>
     /// <param name="nodeId">Only requests to this broker; null (default) for any.</param>
     public void InjectDisconnects(ApiKey apiKey, int count = 1, int? nodeId = null) =>
-        _state.Faults.Add(apiKey, nodeId, new Fault(ErrorCode.None, CloseConnection: true), count);
+        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Disconnect), count);
 
-    /// <summary>Forgets every injected error and disconnect not yet consumed.</summary>
+    /// <summary>
+    /// Delays the responses to the next <paramref name="count"/> requests of
+    /// <paramref name="apiKey"/> by <paramref name="delay"/> on the cluster's
+    /// <see cref="EmbeddedKafkaClusterOptions.TimeProvider"/> (so a <c>FakeTimeProvider</c> holds them
+    /// until advanced). The request is applied at once; only the answer waits, and since a
+    /// connection answers in order, so do the requests behind it. Combines with
+    /// <see cref="InjectErrors"/> and <see cref="InjectThrottle"/>.
+    /// </summary>
+    /// <param name="apiKey">The API whose responses are late.</param>
+    /// <param name="delay">How late.</param>
+    /// <param name="count">How many responses; <see cref="int.MaxValue"/> for all until <see cref="ClearInjectedFaults"/>. Default 1.</param>
+    /// <param name="nodeId">Only responses of this broker; null (default) for any.</param>
+    public void InjectLatency(ApiKey apiKey, TimeSpan delay, int count = 1, int? nodeId = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Latency, Delay: delay), count);
+    }
+
+    /// <summary>
+    /// Throttles the next <paramref name="count"/> requests of <paramref name="apiKey"/> as a quota
+    /// would (KIP-219): the response is sent at once with <c>ThrottleTimeMs</c> set to
+    /// <paramref name="throttle"/>, then the broker reads nothing more from that connection for
+    /// <paramref name="throttle"/> (on the cluster's <see cref="EmbeddedKafkaClusterOptions.TimeProvider"/>).
+    /// Responses without a throttle time field (e.g. old versions) are left as they are.
+    /// </summary>
+    /// <param name="apiKey">The API whose responses are throttled.</param>
+    /// <param name="throttle">The throttle time reported and enforced.</param>
+    /// <param name="count">How many responses. Default 1.</param>
+    /// <param name="nodeId">Only responses of this broker; null (default) for any.</param>
+    public void InjectThrottle(ApiKey apiKey, TimeSpan throttle, int count = 1, int? nodeId = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(throttle, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(throttle.TotalMilliseconds, int.MaxValue, nameof(throttle));
+        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Throttle, Delay: throttle), count);
+    }
+
+    /// <summary>
+    /// Makes the next <paramref name="count"/> requests of <paramref name="apiKey"/> be handled
+    /// (their effect, e.g. a produce, happens) but answered with only part of the response frame
+    /// before the connection closes: the client cannot know the outcome.
+    /// </summary>
+    /// <param name="apiKey">The API whose responses are cut.</param>
+    /// <param name="count">How many requests. Default 1.</param>
+    /// <param name="nodeId">Only requests to this broker; null (default) for any.</param>
+    public void InjectDropsMidResponse(ApiKey apiKey, int count = 1, int? nodeId = null) =>
+        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.DropMidResponse), count);
+
+    /// <summary>Forgets every injected fault (errors, disconnects, latency, throttles, drops) not yet consumed.</summary>
     public void ClearInjectedFaults() => _state.Faults.Clear();
 }

@@ -3,6 +3,7 @@ using KafkaClient.Protocol;
 using KafkaClient.Testing.Diagnostics;
 using KafkaClient.Testing.Groups;
 using KafkaClient.Testing.Handlers;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
 using KafkaClient.Testing.Transactions;
@@ -32,6 +33,8 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
     private readonly TransactionCoordinator _transactions;
     private readonly GroupCoordinator _groups;
     private readonly ConfigStore _configs;
+    private readonly BrokerCertificates? _certificates;
+    private readonly RetentionSweeper _retention;
     private int _disposed;
 
     private EmbeddedKafkaCluster(EmbeddedKafkaClusterOptions options)
@@ -42,8 +45,12 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _state = new ClusterState(options, options.ClusterId ?? NewClusterId(), ids);
         _transactions = new TransactionCoordinator(_state);
         _configs = new ConfigStore(options);
+        bool tls = options.SecurityProtocol is EmbeddedSecurityProtocol.Ssl or EmbeddedSecurityProtocol.SaslSsl;
+        bool sasl = options.SecurityProtocol is EmbeddedSecurityProtocol.SaslPlaintext or EmbeddedSecurityProtocol.SaslSsl;
+        _certificates = tls ? BrokerCertificates.Create(options.Host) : null;
+        var security = new ListenerSecurity(_certificates?.ServerOptions, sasl ? new SaslCredentialStore(options.SaslUsers) : null);
         _brokers = [.. ids.Select((id, i) => new EmbeddedBroker(
-            new BrokerServer(id, options.Host, options.Port == 0 ? 0 : options.Port + i, _state, _handlers, _logger)))];
+            new BrokerServer(id, options.Host, options.Port == 0 ? 0 : options.Port + i, _state, _handlers, security, _logger)))];
         _groups = new GroupCoordinator(options.TimeProvider, new GroupCoordinatorOptions
         {
             InitialRebalanceDelay = options.GroupInitialRebalanceDelay,
@@ -54,6 +61,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         // Offsets committed inside a transaction reach the group when the transaction commits.
         _transactions.Groups = _groups;
         RegisterDefaultHandlers();
+        _retention = new RetentionSweeper(_state);
     }
 
     /// <summary>The options the cluster was started with.</summary>
@@ -67,6 +75,20 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
 
     /// <summary>The brokers, in id order.</summary>
     public IReadOnlyList<EmbeddedBroker> Brokers => _brokers;
+
+    /// <summary>
+    /// The certificate authority that issued the brokers' TLS certificate, for clients to trust
+    /// (our client: <c>TlsOptions.CaCertificates</c>); null unless
+    /// <see cref="EmbeddedKafkaClusterOptions.SecurityProtocol"/> uses TLS. Generated per cluster;
+    /// public part only.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? CaCertificate => _certificates?.Authority;
+
+    /// <summary>
+    /// <see cref="CaCertificate"/> in PEM, for clients that read a file (librdkafka:
+    /// <c>ssl.ca.location</c>, or <c>ssl.ca.pem</c> inline; Java: <c>ssl.truststore.type=PEM</c>); null without TLS.
+    /// </summary>
+    public string? CaCertificatePem => _certificates?.AuthorityPem;
 
     internal ClusterState State => _state;
 
@@ -166,14 +188,18 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         {
             return;
         }
+        _retention.Dispose();
         _transactions.Dispose();
         _groups.Dispose();
         await Task.WhenAll(_brokers.Select(b => b.Server.StopAsync(Options.ShutdownTimeout))).ConfigureAwait(false);
+        _certificates?.Dispose();
     }
 
     private void RegisterDefaultHandlers()
     {
         _handlers.Register(new ApiVersionsHandler(_handlers));
+        _handlers.Register(new SaslHandshakeHandler());
+        _handlers.Register(new SaslAuthenticateHandler());
         _handlers.Register(new MetadataHandler(OnTopicCreated));
         _handlers.Register(new ProduceHandler());
         _handlers.Register(new FetchHandler());
@@ -207,6 +233,10 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         _handlers.Register(new DescribeGroupsHandler(_groups));
         _handlers.Register(new ListGroupsHandler(_groups));
         _handlers.Register(new DeleteGroupsHandler(_groups));
+        _handlers.Register(new DescribeProducersHandler());
+        _handlers.Register(new CreateAclsHandler());
+        _handlers.Register(new DescribeAclsHandler());
+        _handlers.Register(new DeleteAclsHandler());
     }
 
     private void OnTopicDeleted(string topic) => _groups.DeleteTopicOffsets(topic);

@@ -83,6 +83,67 @@ public sealed record EmbeddedKafkaClusterOptions
     /// <summary>The longest session timeout a group member may ask for (Kafka: <c>group.max.session.timeout.ms</c>). Default 30 minutes, as in Kafka.</summary>
     public TimeSpan GroupMaxSessionTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// The security protocol of every broker's listener (Kafka: <c>listener.security.protocol.map</c>).
+    /// Default <see cref="EmbeddedSecurityProtocol.Plaintext"/>. With <see cref="EmbeddedSecurityProtocol.Ssl"/>
+    /// or <see cref="EmbeddedSecurityProtocol.SaslSsl"/> the cluster generates a certificate authority
+    /// and a broker certificate for <c>localhost</c>, <c>127.0.0.1</c>, <c>::1</c> and <see cref="Host"/>;
+    /// clients trust <see cref="EmbeddedKafkaCluster.CaCertificate"/> (or the PEM in
+    /// <see cref="EmbeddedKafkaCluster.CaCertificatePem"/>).
+    /// </summary>
+    public EmbeddedSecurityProtocol SecurityProtocol { get; init; } = EmbeddedSecurityProtocol.Plaintext;
+
+    /// <summary>
+    /// The users SASL listeners accept (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; Kafka:
+    /// <c>sasl.enabled.mechanisms</c> with every one of them). Needs
+    /// <see cref="SecurityProtocol"/> <see cref="EmbeddedSecurityProtocol.SaslPlaintext"/> or
+    /// <see cref="EmbeddedSecurityProtocol.SaslSsl"/>. Default: none.
+    /// </summary>
+    public IReadOnlyList<EmbeddedSaslUser> SaslUsers { get; init; } = [];
+
+    /// <summary>
+    /// Whether requests are checked against ACLs (Kafka: <c>authorizer.class.name</c> set to
+    /// <c>StandardAuthorizer</c>). The principal is the SASL user (<c>User:alice</c>) or
+    /// <c>User:ANONYMOUS</c>. Default false: everything is allowed and the ACL APIs answer
+    /// SECURITY_DISABLED, as a Kafka broker without an authorizer does.
+    /// </summary>
+    public bool EnableAuthorization { get; init; }
+
+    /// <summary>
+    /// Principals allowed everything whatever the ACLs say, e.g. <c>User:admin</c> (Kafka:
+    /// <c>super.users</c>). Default: none.
+    /// </summary>
+    public IReadOnlyList<string> SuperUsers { get; init; } = [];
+
+    /// <summary>
+    /// Whether a resource no ACL applies to is open to everyone (Kafka:
+    /// <c>allow.everyone.if.no.acl.found</c>). Default false, as in Kafka: without an ACL, only super users.
+    /// </summary>
+    public bool AllowEveryoneIfNoAclFound { get; init; }
+
+    /// <summary>
+    /// How long records are kept in topics without their own <c>retention.ms</c> (Kafka:
+    /// <c>log.retention.ms</c>); <see cref="Timeout.InfiniteTimeSpan"/> keeps them forever. A batch
+    /// goes when its largest record timestamp is older than this, as Kafka deletes a segment.
+    /// Default 7 days, as in Kafka.
+    /// </summary>
+    public TimeSpan LogRetention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// The partition size above which the oldest batches are deleted, for topics without their own
+    /// <c>retention.bytes</c> (Kafka: <c>log.retention.bytes</c>). Default -1: no limit, as in Kafka.
+    /// </summary>
+    public long LogRetentionBytes { get; init; } = -1;
+
+    /// <summary>
+    /// How often retention is enforced, on <see cref="TimeProvider"/> (Kafka:
+    /// <c>log.retention.check.interval.ms</c>, 5 minutes there). Default 1 s.
+    /// </summary>
+    public TimeSpan RetentionCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary><see cref="LogRetention"/> in Kafka's terms: milliseconds, -1 for none.</summary>
+    internal long LogRetentionMs => LogRetention == Timeout.InfiniteTimeSpan ? -1 : (long)LogRetention.TotalMilliseconds;
+
     internal void Validate()
     {
         if (GroupInitialRebalanceDelay < TimeSpan.Zero)
@@ -120,6 +181,40 @@ public sealed record EmbeddedKafkaClusterOptions
         if (MaxRequestSize < 1024)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxRequestSize), MaxRequestSize, "Too small for any request.");
+        }
+        if (RetentionCheckInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetentionCheckInterval), RetentionCheckInterval, "The retention check interval must be positive.");
+        }
+        if (LogRetention < TimeSpan.Zero && LogRetention != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LogRetention), LogRetention, "Retention is positive, or Timeout.InfiniteTimeSpan for none.");
+        }
+        if (LogRetentionBytes < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(LogRetentionBytes), LogRetentionBytes, "Retention bytes are -1 (no limit) or more.");
+        }
+        ArgumentNullException.ThrowIfNull(SaslUsers);
+        ArgumentNullException.ThrowIfNull(SuperUsers);
+        if (!Enum.IsDefined(SecurityProtocol))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SecurityProtocol), SecurityProtocol, "Unknown security protocol.");
+        }
+        if (SaslUsers.Count > 0 && SecurityProtocol is not (EmbeddedSecurityProtocol.SaslPlaintext or EmbeddedSecurityProtocol.SaslSsl))
+        {
+            throw new ArgumentException("SaslUsers need SecurityProtocol SaslPlaintext or SaslSsl.", nameof(SaslUsers));
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var user in SaslUsers)
+        {
+            if (user is null || string.IsNullOrEmpty(user.Name) || user.Password is null)
+            {
+                throw new ArgumentException("Every SASL user needs a name and a password.", nameof(SaslUsers));
+            }
+            if (!names.Add(user.Name))
+            {
+                throw new ArgumentException($"SASL user '{user.Name}' is listed twice.", nameof(SaslUsers));
+            }
         }
         ArgumentNullException.ThrowIfNull(TimeProvider);
         ArgumentNullException.ThrowIfNull(LoggerFactory);

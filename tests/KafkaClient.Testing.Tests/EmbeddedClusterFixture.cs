@@ -37,3 +37,12 @@ public class EmbeddedClusterFixture : IAsyncLifetime
     {
     }
 }
+
+/// <summary>
+/// A cluster without time-based retention, for tests whose raw batches carry synthetic (1970)
+/// timestamps that Kafka's default 7-day <c>log.retention.ms</c> would delete at the next sweep.
+/// </summary>
+public sealed class KeepForeverClusterFixture : EmbeddedClusterFixture
+{
+    protected override EmbeddedKafkaClusterOptions Options => base.Options with { LogRetention = Timeout.InfiniteTimeSpan };
+}

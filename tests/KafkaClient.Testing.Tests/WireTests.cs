@@ -12,11 +12,11 @@ using KafkaClient.Protocol.Records;
 namespace KafkaClient.Testing.Tests;
 
 /// <summary>The embedded cluster through our own wire layer: raw batches, raw error codes.</summary>
-public sealed class WireTests : IClassFixture<EmbeddedClusterFixture>
+public sealed class WireTests : IClassFixture<KeepForeverClusterFixture>
 {
-    private readonly EmbeddedClusterFixture _fixture;
+    private readonly KeepForeverClusterFixture _fixture;
 
-    public WireTests(EmbeddedClusterFixture fixture) => _fixture = fixture;
+    public WireTests(KeepForeverClusterFixture fixture) => _fixture = fixture;
 
     private EmbeddedKafkaCluster Cluster => _fixture.Cluster;
 

@@ -37,4 +37,13 @@ internal static partial class Log
 
     [LoggerMessage(5010, LogLevel.Information, "Topic {Topic} created: {Partitions} partitions, replication factor {ReplicationFactor}")]
     public static partial void TopicCreated(ILogger logger, string topic, int partitions, short replicationFactor);
+
+    [LoggerMessage(5011, LogLevel.Debug, "{Connection}: TLS handshake failed; closing")]
+    public static partial void TlsHandshakeFailed(ILogger logger, string connection, Exception exception);
+
+    [LoggerMessage(5012, LogLevel.Information, "{Connection}: SASL {Mechanism} authentication failed: {Reason}; closing")]
+    public static partial void SaslFailed(ILogger logger, string connection, string mechanism, string reason);
+
+    [LoggerMessage(5013, LogLevel.Warning, "{Connection}: API {ApiKey} sent in SASL state {State} (before authentication); closing")]
+    public static partial void RequestBeforeAuthentication(ILogger logger, string connection, short apiKey, string state);
 }

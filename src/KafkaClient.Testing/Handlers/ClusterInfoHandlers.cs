@@ -1,6 +1,7 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 
 namespace KafkaClient.Testing.Handlers;
@@ -70,6 +71,13 @@ internal sealed class FindCoordinatorHandler() : ApiHandler<FindCoordinatorReque
         {
             return (ErrorCode.InvalidRequest, -1, "", -1, $"Unknown coordinator key type {keyType}.");
         }
+        var (resource, denied) = keyType == GroupKey
+            ? (AclResourceType.Group, ErrorCode.GroupAuthorizationFailed)
+            : (AclResourceType.TransactionalId, ErrorCode.TransactionalIdAuthorizationFailed);
+        if (!context.Authorized(AclOperation.Describe, resource, key))
+        {
+            return (denied, -1, "", -1, "Authorization failed.");
+        }
         int node = context.Cluster.CoordinatorFor(key);
         if (node < 0)
         {
@@ -100,7 +108,7 @@ internal sealed class DescribeClusterHandler() : ApiHandler<DescribeClusterReque
         };
         if (request.IncludeClusterAuthorizedOperations)
         {
-            response.ClusterAuthorizedOperations = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14);
+            response.ClusterAuthorizedOperations = MetadataHandler.AuthorizedOperations(context, AclResourceType.Cluster, AclBinding.ClusterName, MetadataHandler.ClusterOperations);
         }
         foreach (int id in cluster.RunningBrokers())
         {

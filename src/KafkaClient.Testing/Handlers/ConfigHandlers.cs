@@ -2,6 +2,7 @@ using System.Globalization;
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
 
@@ -24,6 +25,12 @@ internal sealed class DescribeConfigsHandler(ConfigStore store) : ApiHandler<Des
             var result = new DescribeConfigsResponse.DescribeConfigsResult { ResourceType = resource.ResourceType, ResourceName = resource.ResourceName, ErrorMessage = null };
             response.Results.Add(result);
             var wanted = resource.ConfigurationKeys is { Count: > 0 } keys ? keys.ToHashSet(StringComparer.Ordinal) : null;
+            if (ConfigChanges.Authorize(context, resource.ResourceType, resource.ResourceName, AclOperation.DescribeConfigs) is { } denied)
+            {
+                result.ErrorCode = denied.Code();
+                result.ErrorMessage = "Authorization failed.";
+                continue;
+            }
             List<DescribeConfigsResponse.DescribeConfigsResourceResult> entries;
             switch (resource.ResourceType)
             {
@@ -231,6 +238,14 @@ internal static class ConfigChanges
     public static int? ParseBroker(RequestContext context, string name) =>
         int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int id) && context.Cluster.BrokerIds.Contains(id) ? id : null;
 
+    /// <summary>TOPIC_ or CLUSTER_AUTHORIZATION_FAILED when the principal may not perform <paramref name="operation"/> on the config resource; null when it may.</summary>
+    public static ErrorCode? Authorize(RequestContext context, sbyte type, string name, AclOperation operation) => type switch
+    {
+        ConfigResourceType.Topic when !context.Authorized(operation, AclResourceType.Topic, name) => ErrorCode.TopicAuthorizationFailed,
+        ConfigResourceType.Broker when !context.AuthorizedOnCluster(operation) => ErrorCode.ClusterAuthorizationFailed,
+        _ => null,
+    };
+
     public static HashSet<(sbyte, string)> Duplicates(IEnumerable<(sbyte Type, string Name)> resources) =>
         [.. resources.GroupBy(r => r).Where(g => g.Count() > 1).Select(g => g.Key)];
 
@@ -242,6 +257,10 @@ internal static class ConfigChanges
     public static (ErrorCode Error, string? Message) Apply(RequestContext context, ConfigStore store, sbyte type, string name,
         IReadOnlyList<ConfigChange> changes, bool replace, bool validateOnly)
     {
+        if (Authorize(context, type, name, AclOperation.AlterConfigs) is { } denied)
+        {
+            return (denied, "Authorization failed.");
+        }
         TopicState? topic = null;
         int brokerId = -1;
         IReadOnlyDictionary<string, ConfigDefinition> known;

@@ -1,6 +1,7 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
 
@@ -183,6 +184,10 @@ internal sealed class FetchHandler() : ApiHandler<FetchRequest, FetchResponse>(A
             if (topic is null && version >= 13)
             {
                 error = ErrorCode.UnknownTopicId;
+            }
+            else if (!context.Authorized(AclOperation.Read, AclResourceType.Topic, topic?.Name ?? target.Topic))
+            {
+                error = ErrorCode.TopicAuthorizationFailed;
             }
             else
             {

@@ -2,6 +2,7 @@ using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Testing.Groups;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 
 namespace KafkaClient.Testing.Handlers;
@@ -35,6 +36,15 @@ internal abstract class GroupApiHandler<TRequest, TResponse> : ApiHandler<TReque
     protected static bool Coordinates(RequestContext context, string groupId) =>
         context.Cluster.CoordinatorFor(groupId) == context.BrokerId;
 
+    /// <summary>
+    /// Kafka's order of checks for a group: GROUP_AUTHORIZATION_FAILED without
+    /// <paramref name="operation"/> on the group, then NOT_COORDINATOR, else NONE.
+    /// </summary>
+    protected static ErrorCode Check(RequestContext context, string groupId, AclOperation operation) =>
+        !context.Authorized(operation, AclResourceType.Group, groupId) ? ErrorCode.GroupAuthorizationFailed
+        : !Coordinates(context, groupId) ? ErrorCode.NotCoordinator
+        : ErrorCode.None;
+
     protected static async ValueTask<TResponse?> Await(Task<TResponse> pending) =>
         await pending.ConfigureAwait(false);
 }
@@ -44,9 +54,9 @@ internal sealed class JoinGroupHandler(GroupCoordinator coordinator)
     : GroupApiHandler<JoinGroupRequest, JoinGroupResponse>(ApiKey.JoinGroup, coordinator, 2, 9)
 {
     protected override ValueTask<JoinGroupResponse?> HandleAsync(RequestContext context, JoinGroupRequest request, CancellationToken cancellationToken) =>
-        Coordinates(context, request.GroupId)
+        Check(context, request.GroupId, AclOperation.Read) is var error && error == ErrorCode.None
             ? Await(Coordinator.JoinGroupAsync(request, context.ApiVersion, context.Header.ClientId ?? "", context.ClientHost, cancellationToken))
-            : ValueTask.FromResult<JoinGroupResponse?>(ErrorResponse(context, request, ErrorCode.NotCoordinator));
+            : ValueTask.FromResult<JoinGroupResponse?>(ErrorResponse(context, request, error));
 
     protected override JoinGroupResponse ErrorResponse(RequestContext context, JoinGroupRequest request, ErrorCode error) =>
         new() { ErrorCode = error.Code(), GenerationId = -1, MemberId = request.MemberId, Leader = "", ProtocolName = context.ApiVersion >= 7 ? null : "" };
@@ -57,9 +67,9 @@ internal sealed class SyncGroupHandler(GroupCoordinator coordinator)
     : GroupApiHandler<SyncGroupRequest, SyncGroupResponse>(ApiKey.SyncGroup, coordinator, 0, 5)
 {
     protected override ValueTask<SyncGroupResponse?> HandleAsync(RequestContext context, SyncGroupRequest request, CancellationToken cancellationToken) =>
-        Coordinates(context, request.GroupId)
+        Check(context, request.GroupId, AclOperation.Read) is var error && error == ErrorCode.None
             ? Await(Coordinator.SyncGroupAsync(request, context.ApiVersion, cancellationToken))
-            : ValueTask.FromResult<SyncGroupResponse?>(ErrorResponse(context, request, ErrorCode.NotCoordinator));
+            : ValueTask.FromResult<SyncGroupResponse?>(ErrorResponse(context, request, error));
 
     protected override SyncGroupResponse ErrorResponse(RequestContext context, SyncGroupRequest request, ErrorCode error) =>
         new() { ErrorCode = error.Code() };
@@ -70,9 +80,9 @@ internal sealed class HeartbeatHandler(GroupCoordinator coordinator)
     : GroupApiHandler<HeartbeatRequest, HeartbeatResponse>(ApiKey.Heartbeat, coordinator, 0, 4)
 {
     protected override ValueTask<HeartbeatResponse?> HandleAsync(RequestContext context, HeartbeatRequest request, CancellationToken cancellationToken) =>
-        Coordinates(context, request.GroupId)
+        Check(context, request.GroupId, AclOperation.Read) is var error && error == ErrorCode.None
             ? Await(Coordinator.HeartbeatAsync(request, context.ApiVersion, cancellationToken))
-            : ValueTask.FromResult<HeartbeatResponse?>(ErrorResponse(context, request, ErrorCode.NotCoordinator));
+            : ValueTask.FromResult<HeartbeatResponse?>(ErrorResponse(context, request, error));
 
     protected override HeartbeatResponse ErrorResponse(RequestContext context, HeartbeatRequest request, ErrorCode error) =>
         new() { ErrorCode = error.Code() };
@@ -83,9 +93,9 @@ internal sealed class LeaveGroupHandler(GroupCoordinator coordinator)
     : GroupApiHandler<LeaveGroupRequest, LeaveGroupResponse>(ApiKey.LeaveGroup, coordinator, 0, 5)
 {
     protected override ValueTask<LeaveGroupResponse?> HandleAsync(RequestContext context, LeaveGroupRequest request, CancellationToken cancellationToken) =>
-        Coordinates(context, request.GroupId)
+        Check(context, request.GroupId, AclOperation.Read) is var error && error == ErrorCode.None
             ? Await(Coordinator.LeaveGroupAsync(request, context.ApiVersion, cancellationToken))
-            : ValueTask.FromResult<LeaveGroupResponse?>(ErrorResponse(context, request, ErrorCode.NotCoordinator));
+            : ValueTask.FromResult<LeaveGroupResponse?>(ErrorResponse(context, request, error));
 
     protected override LeaveGroupResponse ErrorResponse(RequestContext context, LeaveGroupRequest request, ErrorCode error) =>
         new() { ErrorCode = error.Code() };
@@ -95,10 +105,27 @@ internal sealed class LeaveGroupHandler(GroupCoordinator coordinator)
 internal sealed class OffsetCommitHandler(GroupCoordinator coordinator)
     : GroupApiHandler<OffsetCommitRequest, OffsetCommitResponse>(ApiKey.OffsetCommit, coordinator, 2, 9)
 {
-    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken) =>
-        Coordinates(context, request.GroupId)
-            ? Await(Coordinator.OffsetCommitAsync(request, context.ApiVersion, cancellationToken))
-            : ValueTask.FromResult<OffsetCommitResponse?>(ErrorResponse(context, request, ErrorCode.NotCoordinator));
+    protected override async ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
+    {
+        var error = Check(context, request.GroupId, AclOperation.Read);
+        if (error != ErrorCode.None)
+        {
+            return ErrorResponse(context, request, error);
+        }
+        // Kafka commits the topics the principal may read and answers TOPIC_AUTHORIZATION_FAILED for the others.
+        var denied = request.Topics.Where(t => !context.Authorized(AclOperation.Read, AclResourceType.Topic, t.Name)).ToList();
+        if (denied.Count == 0)
+        {
+            return await Coordinator.OffsetCommitAsync(request, context.ApiVersion, cancellationToken).ConfigureAwait(false);
+        }
+        var allowed = request.Topics.Except(denied).ToList();
+        request.Topics = allowed;
+        var response = allowed.Count > 0
+            ? await Coordinator.OffsetCommitAsync(request, context.ApiVersion, cancellationToken).ConfigureAwait(false)
+            : new OffsetCommitResponse();
+        response.Topics.AddRange(ErrorResponse(context, new OffsetCommitRequest { Topics = denied }, ErrorCode.TopicAuthorizationFailed).Topics);
+        return response;
+    }
 
     protected override OffsetCommitResponse ErrorResponse(RequestContext context, OffsetCommitRequest request, ErrorCode error) =>
         new()
@@ -122,11 +149,12 @@ internal sealed class OffsetFetchHandler(GroupCoordinator coordinator)
     {
         if (context.ApiVersion < 8)
         {
-            return Coordinates(context, request.GroupId)
+            var error = Check(context, request.GroupId, AclOperation.Describe);
+            return error == ErrorCode.None
                 ? await Coordinator.OffsetFetchAsync(request, context.ApiVersion, cancellationToken).ConfigureAwait(false)
-                : ErrorResponse(context, request, ErrorCode.NotCoordinator);
+                : ErrorResponse(context, request, error);
         }
-        var mine = request.Groups.Where(g => Coordinates(context, g.GroupId)).ToList();
+        var mine = request.Groups.Where(g => Check(context, g.GroupId, AclOperation.Describe) == ErrorCode.None).ToList();
         if (mine.Count == request.Groups.Count)
         {
             return await Coordinator.OffsetFetchAsync(request, context.ApiVersion, cancellationToken).ConfigureAwait(false);
@@ -145,7 +173,7 @@ internal sealed class OffsetFetchHandler(GroupCoordinator coordinator)
         {
             Groups = [.. request.Groups.Select(g => answered.TryGetValue(g.GroupId, out var a)
                 ? a
-                : new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = ErrorCode.NotCoordinator.Code() })],
+                : new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = g.GroupId, ErrorCode = Check(context, g.GroupId, AclOperation.Describe).Code() })],
         };
     }
 
@@ -183,9 +211,9 @@ internal sealed class OffsetDeleteHandler(GroupCoordinator coordinator)
     : GroupApiHandler<OffsetDeleteRequest, OffsetDeleteResponse>(ApiKey.OffsetDelete, coordinator, 0, 0)
 {
     protected override ValueTask<OffsetDeleteResponse?> HandleAsync(RequestContext context, OffsetDeleteRequest request, CancellationToken cancellationToken) =>
-        Coordinates(context, request.GroupId)
+        Check(context, request.GroupId, AclOperation.Delete) is var error && error == ErrorCode.None
             ? Await(Coordinator.OffsetDeleteAsync(request, context.ApiVersion, cancellationToken))
-            : ValueTask.FromResult<OffsetDeleteResponse?>(ErrorResponse(context, request, ErrorCode.NotCoordinator));
+            : ValueTask.FromResult<OffsetDeleteResponse?>(ErrorResponse(context, request, error));
 
     protected override OffsetDeleteResponse ErrorResponse(RequestContext context, OffsetDeleteRequest request, ErrorCode error) =>
         new() { ErrorCode = error.Code() };
@@ -197,7 +225,7 @@ internal sealed class DescribeGroupsHandler(GroupCoordinator coordinator)
 {
     protected override async ValueTask<DescribeGroupsResponse?> HandleAsync(RequestContext context, DescribeGroupsRequest request, CancellationToken cancellationToken)
     {
-        var mine = request.Groups.Where(g => Coordinates(context, g)).ToList();
+        var mine = request.Groups.Where(g => Check(context, g, AclOperation.Describe) == ErrorCode.None).ToList();
         var answered = new Dictionary<string, DescribeGroupsResponse.DescribedGroup>(StringComparer.Ordinal);
         if (mine.Count > 0)
         {
@@ -210,7 +238,7 @@ internal sealed class DescribeGroupsHandler(GroupCoordinator coordinator)
         }
         return new DescribeGroupsResponse
         {
-            Groups = [.. request.Groups.Select(g => answered.TryGetValue(g, out var a) ? a : Failed(g, ErrorCode.NotCoordinator))],
+            Groups = [.. request.Groups.Select(g => answered.TryGetValue(g, out var a) ? a : Failed(g, Check(context, g, AclOperation.Describe)))],
         };
     }
 
@@ -228,7 +256,9 @@ internal sealed class ListGroupsHandler(GroupCoordinator coordinator)
     protected override async ValueTask<ListGroupsResponse?> HandleAsync(RequestContext context, ListGroupsRequest request, CancellationToken cancellationToken)
     {
         var response = await Coordinator.ListGroupsAsync(request, context.ApiVersion, cancellationToken).ConfigureAwait(false);
-        response.Groups.RemoveAll(g => !Coordinates(context, g.GroupId));
+        // Kafka lists every group to a principal with DESCRIBE on the cluster, else only the groups it may describe.
+        bool everything = context.AuthorizedOnCluster(AclOperation.Describe);
+        response.Groups.RemoveAll(g => !Coordinates(context, g.GroupId) || !(everything || context.Authorized(AclOperation.Describe, AclResourceType.Group, g.GroupId)));
         return response;
     }
 
@@ -242,7 +272,7 @@ internal sealed class DeleteGroupsHandler(GroupCoordinator coordinator)
 {
     protected override async ValueTask<DeleteGroupsResponse?> HandleAsync(RequestContext context, DeleteGroupsRequest request, CancellationToken cancellationToken)
     {
-        var mine = request.GroupsNames.Where(g => Coordinates(context, g)).ToList();
+        var mine = request.GroupsNames.Where(g => Check(context, g, AclOperation.Delete) == ErrorCode.None).ToList();
         var answered = new Dictionary<string, DeleteGroupsResponse.DeletableGroupResult>(StringComparer.Ordinal);
         if (mine.Count > 0)
         {
@@ -256,7 +286,7 @@ internal sealed class DeleteGroupsHandler(GroupCoordinator coordinator)
         {
             Results = [.. request.GroupsNames.Distinct(StringComparer.Ordinal).Select(g => answered.TryGetValue(g, out var a)
                 ? a
-                : new DeleteGroupsResponse.DeletableGroupResult { GroupId = g, ErrorCode = ErrorCode.NotCoordinator.Code() })],
+                : new DeleteGroupsResponse.DeletableGroupResult { GroupId = g, ErrorCode = Check(context, g, AclOperation.Delete).Code() })],
         };
     }
 

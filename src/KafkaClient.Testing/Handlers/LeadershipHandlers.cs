@@ -2,6 +2,7 @@ using System.Globalization;
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 
 namespace KafkaClient.Testing.Handlers;
@@ -18,6 +19,10 @@ internal sealed class ElectLeadersHandler() : ApiHandler<ElectLeadersRequest, El
 
     protected override ValueTask<ElectLeadersResponse?> HandleAsync(RequestContext context, ElectLeadersRequest request, CancellationToken cancellationToken)
     {
+        if (!context.AuthorizedOnCluster(AclOperation.Alter))
+        {
+            return ValueTask.FromResult<ElectLeadersResponse?>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed));
+        }
         var response = new ElectLeadersResponse();
         sbyte type = context.ApiVersion >= 1 ? request.ElectionType : Preferred;
         if (type is not (Preferred or Unclean))
@@ -90,6 +95,14 @@ internal sealed class DescribeLogDirsHandler() : ApiHandler<DescribeLogDirsReque
 
     protected override ValueTask<DescribeLogDirsResponse?> HandleAsync(RequestContext context, DescribeLogDirsRequest request, CancellationToken cancellationToken)
     {
+        if (!context.AuthorizedOnCluster(AclOperation.Describe))
+        {
+            // Kafka: CLUSTER_AUTHORIZATION_FAILED at the top (v3+), an empty answer before.
+            return ValueTask.FromResult<DescribeLogDirsResponse?>(new DescribeLogDirsResponse
+            {
+                ErrorCode = context.ApiVersion >= 3 ? ErrorCode.ClusterAuthorizationFailed.Code() : (short)0,
+            });
+        }
         var wanted = request.Topics?
             .GroupBy(t => t.Topic, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.SelectMany(t => t.Partitions).ToHashSet(), StringComparer.Ordinal);

@@ -1,6 +1,7 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
 
@@ -12,11 +13,28 @@ namespace KafkaClient.Testing.Handlers;
 /// </summary>
 internal sealed class MetadataHandler(Action<TopicState> topicCreated) : ApiHandler<MetadataRequest, MetadataResponse>(ApiKey.Metadata)
 {
-    /// <summary>READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: everything is allowed.</summary>
-    private const int AllTopicOperations = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+    /// <summary>The operations a topic supports: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.</summary>
+    private static readonly AclOperation[] TopicOperations =
+        [AclOperation.Read, AclOperation.Write, AclOperation.Create, AclOperation.Delete, AclOperation.Alter, AclOperation.Describe, AclOperation.DescribeConfigs, AclOperation.AlterConfigs];
 
-    /// <summary>Cluster operations: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, ...</summary>
-    private const int AllClusterOperations = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14);
+    /// <summary>The operations the cluster supports: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS, DESCRIBE_TOKENS.</summary>
+    internal static readonly AclOperation[] ClusterOperations =
+        [AclOperation.Create, AclOperation.Alter, AclOperation.Describe, AclOperation.ClusterAction, AclOperation.DescribeConfigs,
+         AclOperation.AlterConfigs, AclOperation.IdempotentWrite, AclOperation.CreateTokens, AclOperation.DescribeTokens];
+
+    /// <summary>The bit set of <paramref name="operations"/> the principal may perform on the resource (Kafka's authorized operations).</summary>
+    internal static int AuthorizedOperations(RequestContext context, AclResourceType type, string name, AclOperation[] operations)
+    {
+        int bits = 0;
+        foreach (var operation in operations)
+        {
+            if (context.Authorized(operation, type, name))
+            {
+                bits |= 1 << (int)operation;
+            }
+        }
+        return bits;
+    }
 
     protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
     {
@@ -25,13 +43,18 @@ internal sealed class MetadataHandler(Action<TopicState> topicCreated) : ApiHand
         var response = NewResponse(context);
         if (request.IncludeClusterAuthorizedOperations && version is >= 8 and <= 10)
         {
-            response.ClusterAuthorizedOperations = AllClusterOperations;
+            response.ClusterAuthorizedOperations = AuthorizedOperations(context, AclResourceType.Cluster, AclBinding.ClusterName, ClusterOperations);
         }
         bool allowCreate = cluster.Options.AutoCreateTopics && request.AllowAutoTopicCreation;
         if (request.Topics is null)
         {
             foreach (var topic in cluster.Topics())
             {
+                if (!context.Authorized(AclOperation.Describe, AclResourceType.Topic, topic.Name))
+                {
+                    // Kafka leaves topics the principal may not describe out of an all-topics answer.
+                    continue;
+                }
                 response.Topics.Add(Describe(context, topic, request.IncludeTopicAuthorizedOperations));
             }
         }
@@ -43,6 +66,16 @@ internal sealed class MetadataHandler(Action<TopicState> topicCreated) : ApiHand
                 if (wanted.Name is null)
                 {
                     topic = cluster.GetTopic(wanted.TopicId);
+                    if (topic is not null && !context.Authorized(AclOperation.Describe, AclResourceType.Topic, topic.Name))
+                    {
+                        response.Topics.Add(new MetadataResponse.MetadataResponseTopic
+                        {
+                            ErrorCode = ErrorCode.TopicAuthorizationFailed.Code(),
+                            Name = null,
+                            TopicId = wanted.TopicId,
+                        });
+                        continue;
+                    }
                     if (topic is null)
                     {
                         response.Topics.Add(new MetadataResponse.MetadataResponseTopic
@@ -56,8 +89,18 @@ internal sealed class MetadataHandler(Action<TopicState> topicCreated) : ApiHand
                 }
                 else
                 {
+                    if (!context.Authorized(AclOperation.Describe, AclResourceType.Topic, wanted.Name))
+                    {
+                        response.Topics.Add(new MetadataResponse.MetadataResponseTopic
+                        {
+                            ErrorCode = ErrorCode.TopicAuthorizationFailed.Code(),
+                            Name = wanted.Name,
+                        });
+                        continue;
+                    }
                     topic = cluster.GetTopic(wanted.Name);
-                    if (topic is null && allowCreate)
+                    bool mayCreate = context.AuthorizedOnCluster(AclOperation.Create) || context.Authorized(AclOperation.Create, AclResourceType.Topic, wanted.Name);
+                    if (topic is null && allowCreate && mayCreate)
                     {
                         string? invalid = ClusterState.ValidateTopicName(wanted.Name);
                         if (invalid is not null)
@@ -134,7 +177,7 @@ internal sealed class MetadataHandler(Action<TopicState> topicCreated) : ApiHand
         };
         if (includeOperations && context.ApiVersion >= 8)
         {
-            result.TopicAuthorizedOperations = AllTopicOperations;
+            result.TopicAuthorizedOperations = AuthorizedOperations(context, AclResourceType.Topic, topic.Name, TopicOperations);
         }
         foreach (var partition in topic.Partitions)
         {

@@ -1,7 +1,9 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
+using KafkaClient.Testing.State;
 
 namespace KafkaClient.Testing.Handlers;
 
@@ -31,6 +33,11 @@ internal sealed class ListOffsetsHandler() : ApiHandler<ListOffsetsRequest, List
             {
                 var result = new ListOffsetsResponse.ListOffsetsPartitionResponse { PartitionIndex = p.PartitionIndex, Timestamp = -1, Offset = -1, LeaderEpoch = -1 };
                 topicResponse.Partitions.Add(result);
+                if (!context.Authorized(AclOperation.Describe, AclResourceType.Topic, wanted.Name))
+                {
+                    result.ErrorCode = ErrorCode.TopicAuthorizationFailed.Code();
+                    continue;
+                }
                 var error = Partitions.FindLed(context, topic, p.PartitionIndex, out var partition, out var leadership);
                 if (error == ErrorCode.None && context.ApiVersion >= 4)
                 {
@@ -120,6 +127,11 @@ internal sealed class OffsetForLeaderEpochHandler() : ApiHandler<OffsetForLeader
             {
                 var result = new OffsetForLeaderEpochResponse.EpochEndOffset { Partition = p.Partition, LeaderEpoch = -1, EndOffset = -1 };
                 topicResult.Partitions.Add(result);
+                if (!context.Authorized(AclOperation.Describe, AclResourceType.Topic, wanted.Topic))
+                {
+                    result.ErrorCode = ErrorCode.TopicAuthorizationFailed.Code();
+                    continue;
+                }
                 var error = Partitions.FindLed(context, topic, p.Partition, out var partition, out var leadership);
                 if (error == ErrorCode.None)
                 {
@@ -168,7 +180,10 @@ internal sealed class DeleteRecordsHandler() : ApiHandler<DeleteRecordsRequest, 
             {
                 var result = new DeleteRecordsResponse.DeleteRecordsPartitionResult { PartitionIndex = p.PartitionIndex, LowWatermark = -1 };
                 topicResult.Partitions.Add(result);
-                var error = Partitions.FindLed(context, topic, p.PartitionIndex, out var partition, out _);
+                PartitionState? partition = null;
+                var error = context.Authorized(AclOperation.Delete, AclResourceType.Topic, wanted.Name)
+                    ? Partitions.FindLed(context, topic, p.PartitionIndex, out partition, out _)
+                    : ErrorCode.TopicAuthorizationFailed;
                 if (error == ErrorCode.None)
                 {
                     error = partition!.Log.DeleteRecordsBefore(p.Offset, out long low);

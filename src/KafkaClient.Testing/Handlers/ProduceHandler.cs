@@ -3,6 +3,7 @@ using KafkaClient.Protocol;
 using KafkaClient.Protocol.Compression;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Protocol.Records;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
 
@@ -23,6 +24,10 @@ internal sealed class ProduceHandler() : ApiHandler<ProduceRequest, ProduceRespo
             var invalid = ErrorResponse(context, request, ErrorCode.InvalidRequiredAcks);
             return ValueTask.FromResult<ProduceResponse?>(invalid);
         }
+        if (request.TransactionalId is { } transactionalId && !context.Authorized(AclOperation.Write, AclResourceType.TransactionalId, transactionalId))
+        {
+            return ValueTask.FromResult<ProduceResponse?>(ErrorResponse(context, request, ErrorCode.TransactionalIdAuthorizationFailed));
+        }
         var response = new ProduceResponse();
         bool anyError = false;
         var endpoints = new HashSet<int>();
@@ -30,6 +35,7 @@ internal sealed class ProduceHandler() : ApiHandler<ProduceRequest, ProduceRespo
         foreach (var topicData in request.TopicData)
         {
             var topic = context.Cluster.GetTopic(topicData.Name);
+            bool authorized = context.Authorized(AclOperation.Write, AclResourceType.Topic, topicData.Name);
             var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topicData.Name };
             response.Responses.Add(topicResponse);
             foreach (var partitionData in topicData.PartitionData)
@@ -42,7 +48,11 @@ internal sealed class ProduceHandler() : ApiHandler<ProduceRequest, ProduceRespo
                     LogStartOffset = -1,
                 };
                 topicResponse.PartitionResponses.Add(result);
-                var error = Partitions.FindLed(context, topic, partitionData.Index, out var partition, out var leadership);
+                Leadership? leadership = null;
+                PartitionState? partition = null;
+                var error = authorized
+                    ? Partitions.FindLed(context, topic, partitionData.Index, out partition, out leadership)
+                    : ErrorCode.TopicAuthorizationFailed;
                 string? message = null;
                 if (error == ErrorCode.None)
                 {

@@ -1,6 +1,7 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 using KafkaClient.Testing.State;
 
@@ -27,6 +28,11 @@ internal sealed class CreateTopicsHandler(Action<TopicState> topicCreated) : Api
             if (duplicates.Contains(wanted.Name))
             {
                 Fail(context, result, new TopicError(ErrorCode.InvalidRequest, $"Topic '{wanted.Name}' appears more than once in the request."));
+                continue;
+            }
+            if (!context.AuthorizedOnCluster(AclOperation.Create) && !context.Authorized(AclOperation.Create, AclResourceType.Topic, wanted.Name))
+            {
+                Fail(context, result, new TopicError(ErrorCode.TopicAuthorizationFailed, "Authorization failed."));
                 continue;
             }
             var assignments = wanted.Assignments.Count == 0
@@ -98,6 +104,12 @@ internal sealed class DeleteTopicsHandler(Action<string> topicDeleted) : ApiHand
             var result = new DeleteTopicsResponse.DeletableTopicResult { Name = name, TopicId = context.ApiVersion >= 6 ? id : Guid.Empty };
             response.Responses.Add(result);
             var topic = name is not null ? context.Cluster.GetTopic(name) : context.Cluster.GetTopic(id);
+            if ((topic?.Name ?? name) is { } topicName && !context.Authorized(AclOperation.Delete, AclResourceType.Topic, topicName))
+            {
+                result.ErrorCode = ErrorCode.TopicAuthorizationFailed.Code();
+                result.ErrorMessage = context.ApiVersion >= 5 ? "Authorization failed." : null;
+                continue;
+            }
             if (topic is null || (name is not null && id != Guid.Empty && topic.Id != id))
             {
                 result.ErrorCode = (name is null ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition).Code();
@@ -153,6 +165,8 @@ internal sealed class CreatePartitionsHandler() : ApiHandler<CreatePartitionsReq
             response.Results.Add(result);
             TopicError? error = duplicates.Contains(wanted.Name)
                 ? new TopicError(ErrorCode.InvalidRequest, $"Topic '{wanted.Name}' appears more than once in the request.")
+                : !context.Authorized(AclOperation.Alter, AclResourceType.Topic, wanted.Name)
+                ? new TopicError(ErrorCode.TopicAuthorizationFailed, "Authorization failed.")
                 : context.Cluster.CreatePartitions(wanted.Name, wanted.Count, wanted.Assignments?.Select(a => a.BrokerIds.ToArray()).ToList(), request.ValidateOnly);
             if (error is { } e)
             {

@@ -1,6 +1,7 @@
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.State;
 
 namespace KafkaClient.Testing.Server;
@@ -21,6 +22,20 @@ internal sealed class RequestContext
 
     /// <summary>The client's address as the broker sees it (Kafka reports <c>/host</c> in group member metadata).</summary>
     public string ClientHost { get; init; } = "";
+
+    /// <summary>The connection's authentication state and principal.</summary>
+    public required ConnectionSession Session { get; init; }
+
+    /// <summary>The authenticated principal, <c>User:name</c>, or <c>User:ANONYMOUS</c>.</summary>
+    public string Principal => Session.Principal;
+
+    /// <summary>Whether this request's principal may perform <paramref name="operation"/> on the named resource (always, unless authorization is enabled).</summary>
+    public bool Authorized(AclOperation operation, AclResourceType resourceType, string resourceName) =>
+        Cluster.Authorizer.Authorize(Session.Principal, Session.ClientAddress, operation, resourceType, resourceName);
+
+    /// <summary>Whether this request's principal may perform <paramref name="operation"/> on the cluster resource.</summary>
+    public bool AuthorizedOnCluster(AclOperation operation) =>
+        Authorized(operation, AclResourceType.Cluster, AclBinding.ClusterName);
 
     public short ApiVersion => Header.RequestApiVersion;
 

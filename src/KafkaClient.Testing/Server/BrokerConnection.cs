@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
@@ -19,6 +20,9 @@ namespace KafkaClient.Testing.Server;
 /// </summary>
 internal sealed class BrokerConnection
 {
+    /// <summary>How long a client may take to complete the TLS handshake.</summary>
+    private static readonly TimeSpan TlsHandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly Socket _socket;
     private readonly int _brokerId;
     private readonly ClusterState _cluster;
@@ -26,8 +30,10 @@ internal sealed class BrokerConnection
     private readonly ILogger _logger;
     private readonly string _id;
     private readonly string _clientHost;
+    private readonly ListenerSecurity _security;
+    private readonly ConnectionSession _session;
 
-    public BrokerConnection(Socket socket, int brokerId, ClusterState cluster, ApiHandlerRegistry handlers, ILogger logger)
+    public BrokerConnection(Socket socket, int brokerId, ClusterState cluster, ApiHandlerRegistry handlers, ListenerSecurity security, ILogger logger)
     {
         _socket = socket;
         _brokerId = brokerId;
@@ -35,8 +41,14 @@ internal sealed class BrokerConnection
         _handlers = handlers;
         _logger = logger;
         _id = $"broker {brokerId} <- {socket.RemoteEndPoint}";
-        _clientHost = socket.RemoteEndPoint is System.Net.IPEndPoint ip ? "/" + ip.Address : "";
+        string address = socket.RemoteEndPoint is System.Net.IPEndPoint ip ? ip.Address.ToString() : "";
+        _clientHost = address.Length > 0 ? "/" + address : "";
+        _security = security;
+        _session = new ConnectionSession(security.Sasl, address);
     }
+
+    /// <summary>The connection's authentication state (tests read the principal).</summary>
+    public ConnectionSession Session => _session;
 
     /// <summary>Closes the socket; the loop ends.</summary>
     public void Abort()
@@ -56,7 +68,7 @@ internal sealed class BrokerConnection
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        NetworkStream stream;
+        Stream stream;
         try
         {
             stream = new NetworkStream(_socket, ownsSocket: true);
@@ -66,6 +78,24 @@ internal sealed class BrokerConnection
             // Aborted (broker stopping) between accept and the start of this loop.
             _socket.Dispose();
             return;
+        }
+        if (_security.Tls is { } tls)
+        {
+            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TlsHandshakeTimeout);
+                await ssl.AuthenticateAsServerAsync(tls, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                Log.TlsHandshakeFailed(_logger, _id, ex);
+                await ssl.DisposeAsync().ConfigureAwait(false);
+                Abort();
+                return;
+            }
+            stream = ssl;
         }
         await using var _ = stream.ConfigureAwait(false);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
@@ -154,7 +184,9 @@ internal sealed class BrokerConnection
         Span<byte> prefix = stackalloc byte[4];
         buffer.Slice(0, 4).CopyTo(prefix);
         int length = BinaryPrimitives.ReadInt32BigEndian(prefix);
-        if (length < 8 || length > _cluster.Options.MaxRequestSize)
+        // A bare SASL token (after SaslHandshake v0) may be shorter than any request header.
+        int minimum = _session.State == SaslState.AwaitingRawToken ? 0 : 8;
+        if (length < minimum || length > _cluster.Options.MaxRequestSize)
         {
             Log.BadFrame(_logger, _id, length);
             corrupt = true;
@@ -172,6 +204,10 @@ internal sealed class BrokerConnection
     /// <summary>Handles one request frame and writes its response; false closes the connection.</summary>
     private async ValueTask<bool> ProcessAsync(byte[] frame, PipeWriter writer, CancellationToken cancellationToken)
     {
+        if (_session.State == SaslState.AwaitingRawToken)
+        {
+            return ProcessRawSaslToken(frame, writer);
+        }
         short apiKey = BinaryPrimitives.ReadInt16BigEndian(frame);
         short version = BinaryPrimitives.ReadInt16BigEndian(frame.AsSpan(2));
         int correlationId = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(4));
@@ -214,6 +250,14 @@ internal sealed class BrokerConnection
             return false;
         }
 
+        if (!_session.Allows((ApiKey)apiKey))
+        {
+            // Kafka's SaslServerAuthenticator: any other request before authentication is an
+            // IllegalSaslStateException, and the connection is closed.
+            Log.RequestBeforeAuthentication(_logger, _id, apiKey, _session.State.ToString());
+            return false;
+        }
+
         var context = new RequestContext
         {
             BrokerId = _brokerId,
@@ -221,11 +265,13 @@ internal sealed class BrokerConnection
             Header = header,
             ConnectionId = _id,
             ClientHost = _clientHost,
+            Session = _session,
         };
         IKafkaResponse? response;
-        if (_cluster.Faults.TryTake((ApiKey)apiKey, _brokerId, out var fault))
+        var faults = _cluster.Faults;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out var fault, FaultKind.Error, FaultKind.Disconnect))
         {
-            if (fault.CloseConnection)
+            if (fault.Kind == FaultKind.Disconnect)
             {
                 return false;
             }
@@ -247,15 +293,79 @@ internal sealed class BrokerConnection
                 response = handler.ErrorResponse(context, request, ErrorCode.UnknownServerError);
             }
         }
-        if (response is not null)
+        if (response is null)
         {
-            short responseHeaderVersion = apiKey == (short)ApiKey.ApiVersions || !flexible ? (short)0 : (short)1;
-            if (!TryWrite(writer, correlationId, responseHeaderVersion, response, version))
-            {
-                return false;
-            }
+            return !context.CloseConnection;
+        }
+        var time = _cluster.Options.TimeProvider;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out var latency, FaultKind.Latency))
+        {
+            // The connection loop flushes earlier responses before awaiting this one.
+            await Task.Delay(latency.Delay, time, cancellationToken).ConfigureAwait(false);
+        }
+        TimeSpan throttle = TimeSpan.Zero;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out var throttled, FaultKind.Throttle) && ThrottleTime.TrySet(response, throttled.Delay))
+        {
+            throttle = throttled.Delay;
+        }
+        short responseHeaderVersion = apiKey == (short)ApiKey.ApiVersions || !flexible ? (short)0 : (short)1;
+        if (faults.TryTake((ApiKey)apiKey, _brokerId, out _, FaultKind.DropMidResponse))
+        {
+            WritePart(writer, correlationId, responseHeaderVersion, response, version);
+            return false;
+        }
+        if (!TryWrite(writer, correlationId, responseHeaderVersion, response, version))
+        {
+            return false;
+        }
+        if (throttle > TimeSpan.Zero)
+        {
+            // KIP-219: the response goes out at once and the broker then mutes the connection (reads
+            // nothing more from it) for the throttle time.
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await Task.Delay(throttle, time, cancellationToken).ConfigureAwait(false);
         }
         return !context.CloseConnection;
+    }
+
+    /// <summary>
+    /// Writes the size prefix and about half of a response frame (never all of it), for the
+    /// drop-mid-response fault; the caller then closes the connection.
+    /// </summary>
+    private static void WritePart(PipeWriter output, int correlationId, short headerVersion, IKafkaResponse response, short version)
+    {
+        var frame = new ArrayBufferWriter<byte>();
+        var header = new ResponseHeader { CorrelationId = correlationId };
+        var writer = new ProtocolWriter(frame);
+        writer.WriteInt32(header.ComputeSize(headerVersion) + response.ComputeSize(version));
+        header.Write(ref writer, headerVersion);
+        response.Write(ref writer, version);
+        writer.Flush();
+        int part = 4 + ((frame.WrittenCount - 4) / 2);
+        output.Write(frame.WrittenSpan[..part]);
+    }
+
+    /// <summary>
+    /// A bare SASL token after SaslHandshake v0 (KIP-43): the answer is a bare, size-prefixed
+    /// token (empty for PLAIN); a failure closes the connection without an answer, as Kafka does.
+    /// </summary>
+    private bool ProcessRawSaslToken(byte[] token, PipeWriter writer)
+    {
+        var step = _session.Exchange!.Evaluate(token);
+        if (step.Failure is not null)
+        {
+            Log.SaslFailed(_logger, _id, _session.Mechanism ?? "", step.Failure);
+            return false;
+        }
+        if (step.AuthenticatedUser is { } user)
+        {
+            _session.Authenticated(user);
+        }
+        var span = writer.GetSpan(4 + step.Challenge.Length);
+        BinaryPrimitives.WriteInt32BigEndian(span, step.Challenge.Length);
+        step.Challenge.CopyTo(span[4..]);
+        writer.Advance(4 + step.Challenge.Length);
+        return true;
     }
 
     private bool TryWrite(PipeWriter output, int correlationId, short headerVersion, IKafkaResponse response, short version)

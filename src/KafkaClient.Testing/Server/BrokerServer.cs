@@ -16,14 +16,16 @@ internal sealed class BrokerServer
     private readonly ClusterState _cluster;
     private readonly ApiHandlerRegistry _handlers;
     private readonly ILogger _logger;
+    private readonly ListenerSecurity _security;
     private readonly ConcurrentDictionary<BrokerConnection, Task> _connections = new();
     private readonly object _lock = new();
     private Socket? _listener;
     private CancellationTokenSource? _stopping;
     private Task _acceptLoop = Task.CompletedTask;
 
-    public BrokerServer(int nodeId, string host, int port, ClusterState cluster, ApiHandlerRegistry handlers, ILogger logger)
+    public BrokerServer(int nodeId, string host, int port, ClusterState cluster, ApiHandlerRegistry handlers, ListenerSecurity security, ILogger logger)
     {
+        _security = security;
         NodeId = nodeId;
         Host = host;
         Port = port;
@@ -79,6 +81,9 @@ internal sealed class BrokerServer
         }
         Log.BrokerStarted(_logger, NodeId, Host, Port);
     }
+
+    /// <summary>The connections open now (tests read their principals).</summary>
+    public IReadOnlyList<BrokerConnection> Connections => [.. _connections.Keys];
 
     public async Task StopAsync(TimeSpan timeout)
     {
@@ -136,7 +141,7 @@ internal sealed class BrokerServer
                 continue;
             }
             socket.NoDelay = true;
-            var connection = new BrokerConnection(socket, NodeId, _cluster, _handlers, _logger);
+            var connection = new BrokerConnection(socket, NodeId, _cluster, _handlers, _security, _logger);
             var run = RunConnectionAsync(connection, cancellationToken);
             _connections[connection] = run;
             _ = run.ContinueWith(_ => _connections.TryRemove(connection, out Task? _), CancellationToken.None,

@@ -1,4 +1,5 @@
 using KafkaClient.Errors;
+using KafkaClient.Testing.Security;
 
 namespace KafkaClient.Testing.State;
 
@@ -72,6 +73,22 @@ internal sealed class TopicState
         return (uint)index < (uint)partitions.Length ? partitions[index] : null;
     }
 
+    /// <summary>The topic's <c>retention.ms</c>, else the broker default (-1: keep forever).</summary>
+    public long RetentionMs(long brokerDefault) => LongConfig("retention.ms", brokerDefault);
+
+    /// <summary>The topic's <c>retention.bytes</c>, else the broker default (-1: no limit).</summary>
+    public long RetentionBytes(long brokerDefault) => LongConfig("retention.bytes", brokerDefault);
+
+    /// <summary>Whether <c>cleanup.policy</c> includes <c>delete</c> (the default), so retention applies.</summary>
+    public bool DeletesOldRecords =>
+        !Configs.TryGetValue("cleanup.policy", out var policy) || policy is null
+        || policy.Split(',', StringSplitOptions.TrimEntries).Contains("delete", StringComparer.Ordinal);
+
+    private long LongConfig(string name, long fallback) =>
+        Configs.TryGetValue(name, out var value) && long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long parsed)
+            ? parsed
+            : fallback;
+
     public int MaxMessageBytes(int brokerDefault) =>
         Configs.TryGetValue("max.message.bytes", out var value) && int.TryParse(value, out int max) ? max : brokerDefault;
 }
@@ -105,7 +122,11 @@ internal sealed class ClusterState
         BrokerIds = brokerIds;
         _running = [.. brokerIds];
         Faults = new FaultInjector();
+        Authorizer = new AclAuthorizer(options.EnableAuthorization, options.SuperUsers, options.AllowEveryoneIfNoAclFound);
     }
+
+    /// <summary>The ACLs and the decisions made from them.</summary>
+    public AclAuthorizer Authorizer { get; }
 
     public EmbeddedKafkaClusterOptions Options => _options;
 

@@ -92,6 +92,8 @@ internal sealed class ConfigStore
     public ConfigStore(EmbeddedKafkaClusterOptions options)
     {
         string maxMessageBytes = options.MaxMessageBytes.ToString(CultureInfo.InvariantCulture);
+        string retentionMs = options.LogRetentionMs.ToString(CultureInfo.InvariantCulture);
+        string retentionBytes = options.LogRetentionBytes.ToString(CultureInfo.InvariantCulture);
         TopicConfigs = Index(
         [
             new("cleanup.policy", ConfigType.List, "delete", "The retention policy of log segments: delete, compact or both.", BrokerSynonym: "log.cleanup.policy", Allowed: CleanupPolicies),
@@ -101,8 +103,8 @@ internal sealed class ConfigStore
             new("message.timestamp.type", ConfigType.String, "CreateTime", "Whether record timestamps are the producer's or the append time.", BrokerSynonym: "log.message.timestamp.type", Allowed: TimestampTypes),
             new("min.compaction.lag.ms", ConfigType.Long, "0", "The minimum time a record stays uncompacted.", BrokerSynonym: "log.cleaner.min.compaction.lag.ms", Min: 0),
             new("min.insync.replicas", ConfigType.Int, "1", "The minimum in-sync replicas for acks=all writes.", BrokerSynonym: "min.insync.replicas", Min: 1),
-            new("retention.bytes", ConfigType.Long, "-1", "The partition size at which old segments are deleted; -1 for no limit.", BrokerSynonym: "log.retention.bytes"),
-            new("retention.ms", ConfigType.Long, "604800000", "How long records are kept; -1 for no limit.", BrokerSynonym: "log.retention.ms", Min: -1),
+            new("retention.bytes", ConfigType.Long, retentionBytes, "The partition size at which old segments are deleted; -1 for no limit.", BrokerSynonym: "log.retention.bytes"),
+            new("retention.ms", ConfigType.Long, retentionMs, "How long records are kept; -1 for no limit.", BrokerSynonym: "log.retention.ms", Min: -1),
             new("segment.bytes", ConfigType.Int, "1073741824", "The log segment size.", BrokerSynonym: "log.segment.bytes", Min: 14),
             new("segment.ms", ConfigType.Long, "604800000", "The time after which a segment is rolled.", BrokerSynonym: "log.roll.ms", Min: 1),
             new("unclean.leader.election.enable", ConfigType.Boolean, "false", "Whether out-of-sync replicas may become leader.", BrokerSynonym: "unclean.leader.election.enable"),
@@ -115,8 +117,8 @@ internal sealed class ConfigStore
             new("default.replication.factor", ConfigType.Int, options.DefaultReplicationFactor.ToString(CultureInfo.InvariantCulture), "The replication factor of auto-created topics.", ReadOnly: true),
             new("log.cleanup.policy", ConfigType.List, "delete", "The default topic cleanup.policy.", Allowed: CleanupPolicies),
             new("log.message.timestamp.type", ConfigType.String, "CreateTime", "The default topic message.timestamp.type.", Allowed: TimestampTypes),
-            new("log.retention.bytes", ConfigType.Long, "-1", "The default topic retention.bytes."),
-            new("log.retention.ms", ConfigType.Long, "604800000", "The default topic retention.ms.", Min: -1),
+            new("log.retention.bytes", ConfigType.Long, retentionBytes, "The default topic retention.bytes."),
+            new("log.retention.ms", ConfigType.Long, retentionMs, "The default topic retention.ms.", Min: -1),
             new("log.segment.bytes", ConfigType.Int, "1073741824", "The default topic segment.bytes.", Min: 14),
             new("message.max.bytes", ConfigType.Int, maxMessageBytes, "The default topic max.message.bytes.", Min: 0),
             new("min.insync.replicas", ConfigType.Int, "1", "The default topic min.insync.replicas.", Min: 1),

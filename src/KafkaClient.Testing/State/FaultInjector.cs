@@ -3,12 +3,32 @@ using KafkaClient.Protocol;
 
 namespace KafkaClient.Testing.State;
 
-/// <summary>What to do to one request instead of handling it.</summary>
-internal readonly record struct Fault(ErrorCode Error, bool CloseConnection);
+/// <summary>What an injected fault does to a request.</summary>
+internal enum FaultKind
+{
+    /// <summary>Answered with an error by the handler's error response, not applied.</summary>
+    Error,
+
+    /// <summary>The connection is closed instead of handling the request (not applied).</summary>
+    Disconnect,
+
+    /// <summary>Handled, then the response waits <see cref="Fault.Delay"/> before it is written.</summary>
+    Latency,
+
+    /// <summary>Handled; the response carries <see cref="Fault.Delay"/> as its throttle time and the connection then reads nothing for that long (KIP-219).</summary>
+    Throttle,
+
+    /// <summary>Handled (applied), then only part of the response frame is written and the connection is closed.</summary>
+    DropMidResponse,
+}
+
+/// <summary>What to do to one request.</summary>
+internal readonly record struct Fault(FaultKind Kind, ErrorCode Error = ErrorCode.None, TimeSpan Delay = default);
 
 /// <summary>
-/// Queued faults per API key (optionally per broker): each matching request consumes one, in the
-/// order they were queued. Thread-safe.
+/// Queued faults per API key (optionally per broker): each matching request consumes one of each
+/// kind asked for, in the order they were queued, so an error and a latency on the same API
+/// both apply. Thread-safe.
 /// </summary>
 internal sealed class FaultInjector
 {
@@ -35,7 +55,8 @@ internal sealed class FaultInjector
         }
     }
 
-    public bool TryTake(ApiKey apiKey, int brokerId, out Fault fault)
+    /// <summary>Consumes the first queued fault of <paramref name="kinds"/> for this request.</summary>
+    public bool TryTake(ApiKey apiKey, int brokerId, out Fault fault, params ReadOnlySpan<FaultKind> kinds)
     {
         fault = default;
         if (_count == 0)
@@ -47,7 +68,7 @@ internal sealed class FaultInjector
             for (int i = 0; i < _rules.Count; i++)
             {
                 var rule = _rules[i];
-                if (rule.ApiKey == apiKey && (rule.BrokerId is null || rule.BrokerId == brokerId))
+                if (rule.ApiKey == apiKey && (rule.BrokerId is null || rule.BrokerId == brokerId) && kinds.Contains(rule.Fault.Kind))
                 {
                     fault = rule.Fault;
                     if (--rule.Remaining == 0)

@@ -23,6 +23,9 @@ internal readonly record struct AppendResult(ErrorCode Error, long BaseOffset, l
     public static AppendResult Failed(ErrorCode error, string message) => new(error, -1, -1, message);
 }
 
+/// <summary>One producer's state in a partition, as DescribeProducers reports it.</summary>
+internal readonly record struct ActiveProducer(long ProducerId, short Epoch, int LastSequence, long LastTimestamp, int CoordinatorEpoch, long CurrentTxnStartOffset);
+
 /// <summary>A transaction that was aborted, for read_committed fetches.</summary>
 internal readonly record struct AbortedTransaction(long ProducerId, long FirstOffset, long LastOffset);
 
@@ -164,6 +167,7 @@ internal sealed class PartitionLog
                     _producers[producerId] = producer;
                 }
                 producer.LastSequence = lastSequence;
+                producer.LastTimestamp = batch.MaxTimestamp;
                 producer.Recent.Enqueue(new BatchMetadata(baseSequence, lastSequence, baseOffset, nowMs));
                 while (producer.Recent.Count > ProducerBatchesRetained)
                 {
@@ -214,11 +218,16 @@ internal sealed class PartitionLog
             {
                 _aborted.Add(new AbortedTransaction(producerId, first, offset));
             }
-            if (_producers.TryGetValue(producerId, out var producer) && producer.Epoch < producerEpoch)
+            if (_producers.TryGetValue(producerId, out var producer))
             {
-                producer.Epoch = producerEpoch;
-                producer.LastSequence = -1;
-                producer.Recent.Clear();
+                if (producer.Epoch < producerEpoch)
+                {
+                    producer.Epoch = producerEpoch;
+                    producer.LastSequence = -1;
+                    producer.Recent.Clear();
+                }
+                producer.CoordinatorEpoch = coordinatorEpoch;
+                producer.LastTimestamp = nowMs;
             }
             return offset;
         }
@@ -312,6 +321,66 @@ internal sealed class PartitionLog
             }
             lowWatermark = _logStartOffset;
             return ErrorCode.None;
+        }
+    }
+
+    /// <summary>
+    /// Deletes whole batches from the start of the log as Kafka deletes segments: first those
+    /// whose largest timestamp is more than <paramref name="retentionMs"/> before
+    /// <paramref name="nowMs"/> (a prefix: it stops at the first younger batch), then, while the
+    /// log would still hold at least <paramref name="retentionBytes"/> without it, the oldest
+    /// batch. -1 disables either rule. The log start offset moves to the first batch kept (the log
+    /// end offset when none is). Returns how many batches went.
+    /// </summary>
+    public int ApplyRetention(long nowMs, long retentionMs, long retentionBytes)
+    {
+        lock (_lock)
+        {
+            int remove = 0;
+            if (retentionMs >= 0)
+            {
+                while (remove < _batches.Count && nowMs - _batches[remove].MaxTimestamp > retentionMs)
+                {
+                    remove++;
+                }
+            }
+            if (retentionBytes >= 0)
+            {
+                long size = 0;
+                for (int i = remove; i < _batches.Count; i++)
+                {
+                    size += _batches[i].Bytes.Length;
+                }
+                while (remove < _batches.Count && size - _batches[remove].Bytes.Length >= retentionBytes)
+                {
+                    size -= _batches[remove].Bytes.Length;
+                    remove++;
+                }
+            }
+            if (remove == 0)
+            {
+                return 0;
+            }
+            long newStart = remove < _batches.Count ? _batches[remove].BaseOffset : _logEndOffset;
+            _batches.RemoveRange(0, remove);
+            _logStartOffset = Math.Max(_logStartOffset, newStart);
+            SignalLocked();
+            return remove;
+        }
+    }
+
+    /// <summary>
+    /// The producers this partition knows (DescribeProducers): id, epoch, last sequence written,
+    /// timestamp of their last batch or marker, the coordinator epoch of their last marker (-1
+    /// before any) and the first offset of their open transaction (-1 when none), by producer id.
+    /// </summary>
+    public IReadOnlyList<ActiveProducer> ActiveProducers()
+    {
+        lock (_lock)
+        {
+            return [.. _producers.OrderBy(p => p.Key).Select(p => new ActiveProducer(
+                p.Key, p.Value.Epoch, p.Value.LastSequence, p.Value.LastTimestamp, p.Value.CoordinatorEpoch,
+                _openTransactions.TryGetValue(p.Key, out long first) ? first : -1))];
         }
     }
 
@@ -481,6 +550,8 @@ internal sealed class PartitionLog
     {
         public short Epoch { get; set; }
         public int LastSequence { get; set; } = -1;
+        public long LastTimestamp { get; set; } = -1;
+        public int CoordinatorEpoch { get; set; } = -1;
         public Queue<BatchMetadata> Recent { get; } = new();
     }
 }

@@ -3,6 +3,7 @@ using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Testing.Groups;
 using KafkaClient.Testing.Handlers;
+using KafkaClient.Testing.Security;
 using KafkaClient.Testing.Server;
 
 namespace KafkaClient.Testing.Transactions;
@@ -10,6 +11,11 @@ namespace KafkaClient.Testing.Transactions;
 /// <summary>Checks shared by the transaction handlers.</summary>
 internal static class TxnErrors
 {
+    /// <summary>TRANSACTIONAL_ID_AUTHORIZATION_FAILED without <paramref name="operation"/> on the id, then NOT_COORDINATOR unless this broker coordinates it.</summary>
+    public static ErrorCode Check(RequestContext context, string transactionalId, AclOperation operation = AclOperation.Write) =>
+        !context.Authorized(operation, AclResourceType.TransactionalId, transactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
+        : CheckCoordinator(context, transactionalId);
+
     /// <summary>NOT_COORDINATOR unless this broker coordinates <paramref name="key"/>.</summary>
     public static ErrorCode CheckCoordinator(RequestContext context, string key) =>
         context.Cluster.CoordinatorFor(key) == context.BrokerId ? ErrorCode.None : ErrorCode.NotCoordinator;
@@ -29,13 +35,19 @@ internal sealed class InitProducerIdHandler(TransactionCoordinator coordinator) 
     {
         if (request.TransactionalId is not { } id)
         {
+            // Kafka: an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
+            if (!context.AuthorizedOnCluster(AclOperation.IdempotentWrite)
+                && !context.Cluster.Authorizer.AuthorizeAny(context.Principal, context.Session.ClientAddress, AclOperation.Write, AclResourceType.Topic))
+            {
+                return ValueTask.FromResult<InitProducerIdResponse?>(ErrorResponse(context, request, ErrorCode.ClusterAuthorizationFailed));
+            }
             return ValueTask.FromResult<InitProducerIdResponse?>(new InitProducerIdResponse
             {
                 ProducerId = context.Cluster.AllocateProducerId(),
                 ProducerEpoch = 0,
             });
         }
-        var error = TxnErrors.CheckCoordinator(context, id);
+        var error = TxnErrors.Check(context, id);
         long producerId = -1;
         short epoch = -1;
         if (error == ErrorCode.None)
@@ -103,10 +115,15 @@ internal sealed class AddPartitionsToTxnHandler(TransactionCoordinator coordinat
     private List<AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult> Add(RequestContext context, string transactionalId, long producerId, short epoch,
         List<AddPartitionsToTxnRequest.AddPartitionsToTxnTopic> topics, bool verifyOnly)
     {
-        var error = TxnErrors.CheckCoordinator(context, transactionalId);
+        var error = TxnErrors.Check(context, transactionalId);
         if (error != ErrorCode.None)
         {
             return Results(topics, (_, _) => error);
+        }
+        var denied = topics.Where(t => !context.Authorized(AclOperation.Write, AclResourceType.Topic, t.Name)).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        if (denied.Count > 0)
+        {
+            return Results(topics, (t, _) => denied.Contains(t) ? ErrorCode.TopicAuthorizationFailed : ErrorCode.OperationNotAttempted);
         }
         var unknown = new HashSet<(string, int)>();
         foreach (var topic in topics)
@@ -146,7 +163,11 @@ internal sealed class AddOffsetsToTxnHandler(TransactionCoordinator coordinator)
 {
     protected override ValueTask<AddOffsetsToTxnResponse?> HandleAsync(RequestContext context, AddOffsetsToTxnRequest request, CancellationToken cancellationToken)
     {
-        var error = TxnErrors.CheckCoordinator(context, request.TransactionalId);
+        var error = TxnErrors.Check(context, request.TransactionalId);
+        if (error == ErrorCode.None && !context.Authorized(AclOperation.Read, AclResourceType.Group, request.GroupId))
+        {
+            error = ErrorCode.GroupAuthorizationFailed;
+        }
         if (error == ErrorCode.None)
         {
             error = coordinator.AddOffsets(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId).ForVersion(context.ApiVersion, 2);
@@ -166,7 +187,9 @@ internal sealed class TxnOffsetCommitHandler(TransactionCoordinator coordinator)
 {
     protected override ValueTask<TxnOffsetCommitResponse?> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
     {
-        var error = TxnErrors.CheckCoordinator(context, request.GroupId);
+        var error = !context.Authorized(AclOperation.Write, AclResourceType.TransactionalId, request.TransactionalId) ? ErrorCode.TransactionalIdAuthorizationFailed
+            : !context.Authorized(AclOperation.Read, AclResourceType.Group, request.GroupId) ? ErrorCode.GroupAuthorizationFailed
+            : TxnErrors.CheckCoordinator(context, request.GroupId);
         if (error == ErrorCode.None)
         {
             var offsets = request.Topics.SelectMany(t => t.Partitions.Select(p =>
@@ -197,7 +220,7 @@ internal sealed class EndTxnHandler(TransactionCoordinator coordinator) : ApiHan
 {
     protected override ValueTask<EndTxnResponse?> HandleAsync(RequestContext context, EndTxnRequest request, CancellationToken cancellationToken)
     {
-        var error = TxnErrors.CheckCoordinator(context, request.TransactionalId);
+        var error = TxnErrors.Check(context, request.TransactionalId);
         long producerId = -1;
         short epoch = -1;
         if (error == ErrorCode.None)
@@ -221,7 +244,7 @@ internal sealed class DescribeTransactionsHandler(TransactionCoordinator coordin
         foreach (string id in request.TransactionalIds)
         {
             var data = new DescribeTransactionsResponse.TransactionStateData { TransactionalId = id, ProducerId = -1, ProducerEpoch = -1, TransactionStartTimeMs = -1 };
-            var error = TxnErrors.CheckCoordinator(context, id);
+            var error = TxnErrors.Check(context, id, AclOperation.Describe);
             if (error == ErrorCode.None && coordinator.Describe(id) is { } txn)
             {
                 data.TransactionState = txn.Status.ToString();
@@ -282,7 +305,8 @@ internal sealed class ListTransactionsHandler(TransactionCoordinator coordinator
         long minDuration = context.ApiVersion >= 1 ? request.DurationFilter : -1;
         foreach (var txn in coordinator.List(context.BrokerId))
         {
-            if ((request.StateFilters.Count > 0 && !states.Contains(txn.Status))
+            if (!context.Authorized(AclOperation.Describe, AclResourceType.TransactionalId, txn.TransactionalId)
+                || (request.StateFilters.Count > 0 && !states.Contains(txn.Status))
                 || (producers.Count > 0 && !producers.Contains(txn.ProducerId))
                 || (minDuration >= 0 && (txn.Status != TransactionStatus.Ongoing || now - txn.StartMs < minDuration)))
             {
