@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using KafkaClient.Errors;
 using KafkaClient.Network;
@@ -54,6 +53,33 @@ internal sealed class FetchedChunk
 
     public KafkaException? Error { get; }
 
+    /// <summary>The position after the last record handed out from this chunk (-1 before the first); written without the lock.</summary>
+    public long Delivered => Volatile.Read(ref _delivered);
+
+    public int DeliveredEpoch => Volatile.Read(ref _deliveredEpoch);
+
+    /// <summary>The offset after the last record a runner handler finished (-1 before the first); written without the lock.</summary>
+    public long Processed => Volatile.Read(ref _processed);
+
+    public int ProcessedEpoch => Volatile.Read(ref _processedEpoch);
+
+    private long _delivered = -1;
+    private int _deliveredEpoch = -1;
+    private long _processed = -1;
+    private int _processedEpoch = -1;
+
+    public void PublishDelivered(long nextOffset, int leaderEpoch)
+    {
+        Volatile.Write(ref _deliveredEpoch, leaderEpoch);
+        Volatile.Write(ref _delivered, nextOffset);
+    }
+
+    public void PublishProcessed(long nextOffset, int leaderEpoch)
+    {
+        Volatile.Write(ref _processedEpoch, leaderEpoch);
+        Volatile.Write(ref _processed, nextOffset);
+    }
+
     public bool IsDecoded { get; private set; }
 
     public int Count { get; private set; }
@@ -63,9 +89,16 @@ internal sealed class FetchedChunk
     public ref readonly DecodedRecord this[int index] => ref _records[index];
 
     /// <summary>The offset after the last complete batch of <paramref name="recordSet"/>, or -1 when it holds none.</summary>
-    public static long FindEndOffset(ReadOnlySpan<byte> recordSet)
+    public static long FindEndOffset(ReadOnlySpan<byte> recordSet) => FindEndOffset(recordSet, out _);
+
+    /// <summary>
+    /// The offset after the last complete batch of <paramref name="recordSet"/> (-1 when it holds none), and the records
+    /// its complete batches declare (an upper bound on what the chunk hands out).
+    /// </summary>
+    public static long FindEndOffset(ReadOnlySpan<byte> recordSet, out int recordCount)
     {
         long end = -1;
+        recordCount = 0;
         int p = 0;
         while (recordSet.Length - p >= 61)
         {
@@ -77,6 +110,7 @@ internal sealed class FetchedChunk
             }
             int lastOffsetDelta = BinaryPrimitives.ReadInt32BigEndian(recordSet[(p + 23)..]);
             end = baseOffset + lastOffsetDelta + 1;
+            recordCount += Math.Max(0, BinaryPrimitives.ReadInt32BigEndian(recordSet[(p + 57)..]));
             p += 12 + length;
         }
         return end;
@@ -99,6 +133,11 @@ internal sealed class FetchedChunk
             abortedProducers = [];
         }
         int count = 0;
+        FindEndOffset(RecordSet.Span, out int declared);
+        if (declared > 0)
+        {
+            _records = DecodedRecordPool.Rent(declared);
+        }
         while (reader.TryReadBatch(out var batch))
         {
             long lastOffset = batch.LastOffset;
@@ -161,7 +200,7 @@ internal sealed class FetchedChunk
 
     private void Grow(int needed)
     {
-        var bigger = ArrayPool<DecodedRecord>.Shared.Rent(Math.Max(needed, Math.Max(16, _records.Length * 2)));
+        var bigger = DecodedRecordPool.Rent(Math.Max(needed, Math.Max(16, _records.Length * 2)));
         Array.Copy(_records, bigger, _records.Length);
         Return();
         _records = bigger;
@@ -171,7 +210,7 @@ internal sealed class FetchedChunk
     {
         if (_records.Length > 0)
         {
-            ArrayPool<DecodedRecord>.Shared.Return(_records, clearArray: true);
+            DecodedRecordPool.Return(_records);
             _records = [];
         }
     }
@@ -189,6 +228,41 @@ internal sealed class FetchedChunk
                 returnBuffer(buffer);
             }
             _buffers = null;
+        }
+    }
+}
+
+/// <summary>
+/// Arrays of decoded records, reused from chunk to chunk (a consumer holds two or three at a time). The shared
+/// <c>ArrayPool</c> kept handing out fresh arrays here (these arrays are large-object-heap sized), so the consumer keeps
+/// its own small free list.
+/// </summary>
+internal static class DecodedRecordPool
+{
+    private const int MaxKept = 16;
+    private static readonly Stack<DecodedRecord[]> Free = new();
+
+    public static DecodedRecord[] Rent(int minimumLength)
+    {
+        lock (Free)
+        {
+            if (Free.TryPeek(out var top) && top.Length >= minimumLength)
+            {
+                return Free.Pop();
+            }
+        }
+        return new DecodedRecord[(int)Math.Min(Array.MaxLength, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(minimumLength, 16)))];
+    }
+
+    public static void Return(DecodedRecord[] array)
+    {
+        Array.Clear(array);
+        lock (Free)
+        {
+            if (Free.Count < MaxKept)
+            {
+                Free.Push(array);
+            }
         }
     }
 }

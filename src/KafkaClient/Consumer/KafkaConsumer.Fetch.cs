@@ -428,7 +428,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         switch (error)
         {
             case ErrorCode.OffsetOutOfRange:
-                if (state.FetchPosition == state.Position)
+                if (state.FetchPosition == state.CurrentPosition)
                 {
                     Log.OffsetOutOfRange(_logger, state.TopicPartition.ToString(), state.FetchPosition, _options.AutoOffsetReset.ToString());
                     if (_options.AutoOffsetReset == AutoOffsetReset.Error)
@@ -438,9 +438,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                             $"Offset {state.FetchPosition} of {state.TopicPartition} is out of range (log start {data.LogStartOffset}, high watermark {data.HighWatermark}) and AutoOffsetReset is Error; Seek to continue.")));
                         return true;
                     }
+                    state.MoveTo(-1, -1);
                     state.Pending = _options.AutoOffsetReset == AutoOffsetReset.Earliest ? PendingPosition.Earliest : PendingPosition.Latest;
-                    state.Position = -1;
-                    state.Invalidate();
                 }
                 return false;
             case ErrorCode.TopicAuthorizationFailed:
@@ -497,10 +496,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                         if (offsets.TryGetValue(state.TopicPartition, out var found) && found.Offset >= 0)
                         {
                             state.CommittedOffset = found.Offset;
-                            state.Position = found.Offset;
-                            state.PositionEpoch = found.LeaderEpoch;
+                            state.MoveTo(found.Offset, found.LeaderEpoch);
                             state.Pending = PendingPosition.None;
-                            state.Invalidate();
                         }
                         else if (_options.AutoOffsetReset == AutoOffsetReset.Error)
                         {
@@ -540,10 +537,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                             state.Pending = PendingPosition.Latest;
                             continue;
                         }
-                        state.Position = offset.Offset;
-                        state.PositionEpoch = offset.LeaderEpoch;
+                        state.MoveTo(offset.Offset, offset.LeaderEpoch);
                         state.Pending = PendingPosition.None;
-                        state.Invalidate();
                     }
                 }
             }

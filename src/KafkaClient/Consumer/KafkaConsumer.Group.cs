@@ -221,8 +221,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     continue;
                 }
                 (long offset, int epoch) = positions
-                    ? (state.Pending == PendingPosition.None ? state.Position : -1, state.PositionEpoch)
-                    : (state.StoredOffset, state.StoredEpoch);
+                    ? (state.Pending == PendingPosition.None ? state.CurrentPosition : -1, state.CurrentPositionEpoch)
+                    : (state.CurrentStored, state.CurrentStoredEpoch);
                 if (offset >= 0 && offset != state.CommittedOffset)
                 {
                     result.Add(new TopicPartitionOffset(state.TopicPartition, offset, epoch));

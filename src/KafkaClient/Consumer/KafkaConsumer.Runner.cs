@@ -55,10 +55,9 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 }
                 lock (queues)
                 {
-                    while (NextChunk() is { } chunk)
+                    while (NextChunk(adopt: false) is { } chunk)
                     {
-                        // The consume path's "current chunk" is not used by the runner: the worker owns the chunk.
-                        _current = null;
+                        // The worker adopts the chunk (as the partition's active chunk) when it starts on it.
                         var state = chunk.State;
                         if (!queues.TryGetValue(state, out var queue))
                         {
@@ -142,6 +141,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     lock (_sync)
                     {
                         state.Processing++;
+                        state.ActiveChunk = chunk;
                     }
                     try
                     {
@@ -194,17 +194,13 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         var state = chunk.State;
         while (chunk.Index < chunk.Count && !token.IsCancellationRequested)
         {
-            var result = Deserialize(state.Topic, state.Partition, chunk[chunk.Index]);
-            lock (_sync)
+            if (ShouldStop(state, chunk))
             {
-                if (ShouldStop(state, chunk))
-                {
-                    return;
-                }
-                state.Position = result.Offset + 1;
-                state.PositionEpoch = result.LeaderEpoch;
+                return;
             }
+            var result = Deserialize(state.Topic, state.Partition, chunk[chunk.Index]);
             chunk.Index++;
+            chunk.PublishDelivered(result.Offset + 1, result.LeaderEpoch);
             try
             {
                 await handler(result, token).ConfigureAwait(false);
@@ -214,14 +210,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 RewindTo(state, chunk, result.Offset, result.LeaderEpoch);
                 throw;
             }
-            lock (_sync)
-            {
-                if (chunk.Version == state.Version)
-                {
-                    state.StoredOffset = result.Offset + 1;
-                    state.StoredEpoch = result.LeaderEpoch;
-                }
-            }
+            chunk.PublishProcessed(result.Offset + 1, result.LeaderEpoch);
         }
     }
 
@@ -244,24 +233,14 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 {
                     return;
                 }
-                state.Position = last.Offset + 1;
-                state.PositionEpoch = last.LeaderEpoch;
                 highWatermark = state.HighWatermark;
             }
             chunk.Index += take;
+            chunk.PublishDelivered(last.Offset + 1, last.LeaderEpoch);
             var batch = new ConsumeBatch<TKey, TValue>(state.TopicPartition, records, highWatermark,
                 isStale: () => ShouldStop(state, chunk),
                 isRunning: () => !token.IsCancellationRequested,
-                store: offset =>
-                {
-                    lock (_sync)
-                    {
-                        if (chunk.Version == state.Version && !state.Removed)
-                        {
-                            state.StoredOffset = offset.Offset;
-                        }
-                    }
-                },
+                store: offset => chunk.PublishProcessed(offset.Offset, -1),
                 heartbeat: HeartbeatNowAsync);
             try
             {
@@ -287,9 +266,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         {
             if (chunk.Version == state.Version && !state.Removed)
             {
-                state.Position = offset;
-                state.PositionEpoch = epoch;
-                state.Invalidate();
+                state.MoveTo(offset, epoch);
             }
         }
     }

@@ -277,13 +277,12 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
         state.RetryAt = 0;
         if (offset >= 0)
         {
-            state.Position = offset;
-            state.PositionEpoch = leaderEpoch;
+            state.MoveTo(offset, leaderEpoch);
             state.Pending = PendingPosition.None;
         }
         else
         {
-            state.Position = -1;
+            state.MoveTo(-1, -1);
             state.Pending = offset switch
             {
                 Offset.Beginning => PendingPosition.Earliest,
@@ -292,7 +291,6 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 _ => throw new ArgumentOutOfRangeException(nameof(offset), offset, "An offset is a record offset (>= 0) or one of the Offset constants."),
             };
         }
-        state.Invalidate();
     }
 
     private void RemovePartitionLocked(TopicPartition tp)
@@ -378,7 +376,7 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     {
         lock (_sync)
         {
-            return _partitions.TryGetValue(partition, out var state) && state.Position >= 0 ? state.Position : null;
+            return _partitions.TryGetValue(partition, out var state) && state.CurrentPosition >= 0 ? state.CurrentPosition : null;
         }
     }
 
@@ -405,12 +403,12 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     {
         lock (_sync)
         {
-            if (!_partitions.TryGetValue(partition, out var s) || s.Position < 0)
+            if (!_partitions.TryGetValue(partition, out var s) || s.CurrentPosition < 0)
             {
                 return null;
             }
             long end = s.EndOffset(_options.IsolationLevel);
-            return end < 0 ? null : Math.Max(0, end - s.Position);
+            return end < 0 ? null : Math.Max(0, end - s.CurrentPosition);
         }
     }
 
@@ -419,8 +417,8 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
         lock (_sync)
         {
             return [.. _partitions.Values
-                .Where(s => s.Position >= 0 && s.EndOffset(_options.IsolationLevel) >= 0)
-                .Select(s => (s.TopicPartition, Math.Max(0, s.EndOffset(_options.IsolationLevel) - s.Position)))];
+                .Where(s => s.CurrentPosition >= 0 && s.EndOffset(_options.IsolationLevel) >= 0)
+                .Select(s => (s.TopicPartition, Math.Max(0, s.EndOffset(_options.IsolationLevel) - s.CurrentPosition)))];
         }
     }
 
@@ -433,6 +431,7 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
             {
                 throw new InvalidOperationException($"{nextOffset.TopicPartition} is not assigned to this consumer; its offset cannot be stored.");
             }
+            state.Fold();
             state.StoredOffset = nextOffset.Offset;
             state.StoredEpoch = nextOffset.LeaderEpoch;
         }
@@ -549,17 +548,10 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 ref readonly var decoded = ref chunk[chunk.Index];
                 var record = decoded.Record;
                 result = Deserialize(state.Topic, state.Partition, decoded);
-                lock (_sync)
-                {
-                    if (chunk.Version != state.Version)
-                    {
-                        FinishChunkLocked(chunk, stale: true);
-                        continue;
-                    }
-                    state.Position = record.Offset + 1;
-                    state.PositionEpoch = decoded.LeaderEpoch;
-                }
+                // No lock per record: the progress is published on the chunk and folded into the partition's position
+                // when the chunk ends; a seek in between makes the chunk stale and its progress is ignored.
                 chunk.Index++;
+                chunk.PublishDelivered(record.Offset + 1, decoded.LeaderEpoch);
                 if (KafkaDiagnostics.ActivitySource.HasListeners())
                 {
                     ConsumerTracing.RecordReceived(state.TopicPartition, record, _options.GroupId);
@@ -596,7 +588,7 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     }
 
     /// <summary>Takes the next chunk from the ready queue and decodes it; null when the queue is empty. Throws a partition's error.</summary>
-    private FetchedChunk? NextChunk()
+    private FetchedChunk? NextChunk(bool adopt = true)
     {
         while (_ready.Reader.TryRead(out var chunk))
         {
@@ -618,7 +610,11 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                     FinishChunkLocked(chunk, stale: true);
                     throw error;
                 }
-                _current = chunk;
+                if (adopt)
+                {
+                    _current = chunk;
+                    state.ActiveChunk = chunk;
+                }
             }
             try
             {
@@ -645,9 +641,17 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     private void FinishChunkLocked(FetchedChunk chunk, bool stale)
     {
         var state = chunk.State;
-        if (!stale && chunk.EndOffset > state.Position)
+        if (!stale)
         {
-            state.Position = chunk.EndOffset;
+            state.Fold();
+            if (chunk.EndOffset > state.Position)
+            {
+                state.Position = chunk.EndOffset;
+            }
+        }
+        if (ReferenceEquals(state.ActiveChunk, chunk))
+        {
+            state.ActiveChunk = null;
         }
         state.BufferedBytes -= chunk.RecordSet.Length;
         _bufferedBytes -= chunk.RecordSet.Length;

@@ -102,10 +102,62 @@ internal sealed class PartitionState
     /// <summary>Completed when <see cref="Processing"/> drops to 0, for a revocation waiting on it.</summary>
     public TaskCompletionSource? IdleWaiter { get; set; }
 
+    /// <summary>
+    /// The chunk whose records are being handed out (by the consume path or a runner worker). It publishes its progress
+    /// without the lock (<see cref="FetchedChunk.Delivered"/>, <see cref="FetchedChunk.Processed"/>); readers see it
+    /// through <see cref="CurrentPosition"/> and <see cref="CurrentStored"/>, and it is folded in when the chunk ends.
+    /// </summary>
+    public FetchedChunk? ActiveChunk { get; set; }
+
+    private FetchedChunk? LiveChunk => ActiveChunk is { } chunk && chunk.Version == Version ? chunk : null;
+
+    /// <summary>The position including records the active chunk handed out since it started.</summary>
+    public long CurrentPosition => LiveChunk is { } c && c.Delivered > Position ? c.Delivered : Position;
+
+    /// <summary>The leader epoch that goes with <see cref="CurrentPosition"/>.</summary>
+    public int CurrentPositionEpoch => LiveChunk is { } c && c.Delivered > Position ? c.DeliveredEpoch : PositionEpoch;
+
+    /// <summary>The stored (processed) offset including what the active chunk's handler finished.</summary>
+    public long CurrentStored => LiveChunk is { } c && c.Processed > StoredOffset ? c.Processed : StoredOffset;
+
+    /// <summary>The leader epoch that goes with <see cref="CurrentStored"/>.</summary>
+    public int CurrentStoredEpoch => LiveChunk is { } c && c.Processed > StoredOffset ? c.ProcessedEpoch : StoredEpoch;
+
+    /// <summary>Moves the active chunk's published progress into <see cref="Position"/> and <see cref="StoredOffset"/>.</summary>
+    public void Fold()
+    {
+        if (LiveChunk is not { } chunk)
+        {
+            return;
+        }
+        if (chunk.Delivered > Position)
+        {
+            Position = chunk.Delivered;
+            PositionEpoch = chunk.DeliveredEpoch;
+        }
+        if (chunk.Processed > StoredOffset)
+        {
+            StoredOffset = chunk.Processed;
+            StoredEpoch = chunk.ProcessedEpoch;
+        }
+    }
+
+    /// <summary>Drops what was fetched ahead and fetches again from the current position (pause).</summary>
     public void Invalidate()
     {
+        Fold();
         Version++;
         FetchPosition = Position;
+    }
+
+    /// <summary>Moves the position (seek, reset, rewind): everything fetched or being handed out is dropped.</summary>
+    public void MoveTo(long position, int leaderEpoch)
+    {
+        Fold();
+        Version++;
+        Position = position;
+        PositionEpoch = leaderEpoch;
+        FetchPosition = position;
     }
 
     /// <summary>The end of the log for lag: the last stable offset under read_committed, otherwise the high watermark.</summary>

@@ -461,7 +461,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
         // Each response gets its own array: bytes and records fields are slices of it, so they stay valid for as
         // long as the caller holds the response (or, for a pooled frame, until it releases the frame).
         int size = (int)frameBytes.Length;
-        byte[] frame = pending.WantsPooledFrame ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+        byte[] frame = pending.WantsPooledFrame ? ResponseFrame.Pool.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
         frameBytes.CopyTo(frame);
         pending.Complete(frame, size);
     }

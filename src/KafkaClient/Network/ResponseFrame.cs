@@ -4,12 +4,19 @@ namespace KafkaClient.Network;
 
 /// <summary>
 /// A response frame held in a pooled array instead of a fresh one, for responses whose bytes outlive their decoding
-/// (a Fetch response's record sets become the consumer's buffered records). Reference-counted: every holder calls
+/// (a Fetch response's record sets become the consumer's buffered records), rented from <see cref="Pool"/>. Reference-counted: every holder calls
 /// <see cref="AddReference"/> and later <see cref="Release"/>; the last release returns the array to the pool, after
 /// which every slice of it is invalid.
 /// </summary>
 internal sealed class ResponseFrame
 {
+    /// <summary>
+    /// The pool frames come from: a bucketed pool kept apart from <c>ArrayPool.Shared</c>, whose per-thread caching and
+    /// trimming kept allocating fresh multi-megabyte arrays for Fetch responses (rented on the connection's read loop,
+    /// returned on the consumer's thread). At most four arrays per size class are kept.
+    /// </summary>
+    public static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 256 * 1024 * 1024, maxArraysPerBucket: 4);
+
     private byte[]? _array;
     private int _references = 1;
 
@@ -24,7 +31,7 @@ internal sealed class ResponseFrame
     {
         if (Interlocked.Decrement(ref _references) == 0 && Interlocked.Exchange(ref _array, null) is { } array)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            Pool.Return(array);
         }
     }
 }
