@@ -13,9 +13,9 @@ internal sealed class ResponseFrame
     /// <summary>
     /// The pool frames come from: a bucketed pool kept apart from <c>ArrayPool.Shared</c>, whose per-thread caching and
     /// trimming kept allocating fresh multi-megabyte arrays for Fetch responses (rented on the connection's read loop,
-    /// returned on the consumer's thread). At most four arrays per size class are kept.
+    /// returned on the consumer's thread). At most sixteen arrays per size class are kept (a consumer holds about one frame per buffered fetch).
     /// </summary>
-    public static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 256 * 1024 * 1024, maxArraysPerBucket: 4);
+    public static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 256 * 1024 * 1024, maxArraysPerBucket: 16);
 
     private byte[]? _array;
     private int _references = 1;
