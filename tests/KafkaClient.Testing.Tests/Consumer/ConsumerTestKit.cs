@@ -103,6 +103,24 @@ internal static class ConsumerTestKit
         return wrapper;
     }
 
+    /// <summary>
+    /// Waits until the members agree on one generation and their assignments (as joined and as held) split
+    /// <paramref name="partitions"/> partitions between them with none left out.
+    /// </summary>
+    public static Task WaitForStableGroupAsync(int partitions, params (IConsumer<string, string> Consumer, RebalanceLog Log)[] members) =>
+        WaitUntilAsync(() =>
+        {
+            var joins = members.Select(m => m.Log.LastJoined).ToList();
+            if (joins.Any(j => j is null) || joins.Select(j => j!.GenerationId).Distinct().Count() != 1)
+            {
+                return false;
+            }
+            var held = members.Select(m => m.Consumer.Assignment.ToHashSet()).ToList();
+            return held.Zip(joins).All(p => p.First.SetEquals(p.Second!.Partitions))
+                && held.Sum(h => h.Count) == partitions
+                && held.SelectMany(h => h).Distinct().Count() == partitions;
+        }, Deadline, $"{members.Length} members share {partitions} partitions in one generation");
+
     /// <summary>Leadership and offsets of an existing partition.</summary>
     public static EmbeddedPartitionInfo Partition(this EmbeddedKafkaCluster cluster, string topic, int partition) =>
         cluster.DescribePartition(topic, partition) ?? throw new InvalidOperationException($"{topic}[{partition}] does not exist.");
@@ -126,6 +144,32 @@ internal static class ConsumerTestKit
         }
         return batches;
     }
+}
+
+/// <summary>Records a consumer's rebalance events (use <see cref="Handler"/> as <see cref="ConsumerOptions.OnRebalance"/>).</summary>
+internal sealed class RebalanceLog
+{
+    private readonly ConcurrentQueue<RebalanceEvent> _events = new();
+
+    /// <summary>Runs (and is awaited) before the event is recorded as finished; may block the membership task.</summary>
+    public Func<RebalanceEvent, CancellationToken, Task>? OnEvent { get; set; }
+
+    public Func<RebalanceEvent, CancellationToken, ValueTask> Handler => async (e, ct) =>
+    {
+        _events.Enqueue(e);
+        if (OnEvent is { } onEvent)
+        {
+            await onEvent(e, ct);
+        }
+    };
+
+    public IReadOnlyList<RebalanceEvent> Events => [.. _events];
+
+    public int Count => _events.Count;
+
+    public RebalanceEvent? LastJoined => _events.LastOrDefault(e => e.Kind == RebalanceEventKind.GroupJoined);
+
+    public IEnumerable<RebalanceEventKind> Kinds => _events.Select(e => e.Kind);
 }
 
 /// <summary>A request the spy saw and what was answered.</summary>
