@@ -111,7 +111,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         Dictionary<int, List<PartitionState>>? byNode = null;
         foreach (var state in _partitions.Values)
         {
-            if (state.Removed || state.Paused || state.Failed || state.FetchInFlight)
+            if (state.Removed || state.Paused || state.Failed || state.FetchInFlight || state.Revoking)
             {
                 continue;
             }

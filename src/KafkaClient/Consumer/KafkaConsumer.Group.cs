@@ -495,6 +495,18 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         }
         Log.PartitionsRevoked(_logger, GroupId, string.Join(", ", partitions));
         await WaitForProcessingAsync(partitions, ct).ConfigureAwait(false);
+        lock (_sync)
+        {
+            // Stop handing out their records (buffered ones become stale; Revoking stops fetching): a record handed out
+            // after the commit below would be read again by the partition's next owner.
+            foreach (var tp in partitions)
+            {
+                if (_partitions.TryGetValue(tp, out var state))
+                {
+                    state.Invalidate();
+                }
+            }
+        }
         var offsets = CommitCandidates(partitions.ToHashSet());
         if (offsets.Count > 0 && _generation >= 0)
         {
