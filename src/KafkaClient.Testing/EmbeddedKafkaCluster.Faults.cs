@@ -74,6 +74,26 @@ public sealed partial class EmbeddedKafkaCluster
     public void InjectDisconnects(ApiKey apiKey, int count = 1, int? nodeId = null) =>
         _state.Faults.Add(apiKey, nodeId, new Fault(ErrorCode.None, CloseConnection: true), count);
 
-    /// <summary>Forgets every injected error and disconnect not yet consumed.</summary>
+    /// <summary>
+    /// Simulates a client process that died (or a network partition around it): from now on every request
+    /// whose header carries <paramref name="clientId"/> closes its connection without being applied, so the
+    /// client's commits, heartbeats and LeaveGroup never arrive. Requests already being handled still finish.
+    /// </summary>
+    /// <param name="clientId">The client id (Kafka: <c>client.id</c>) to cut off.</param>
+    public void CutOffClient(string clientId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        _state.Faults.SetCutOff(clientId, cutOff: true);
+    }
+
+    /// <summary>Lets requests of a client cut off by <see cref="CutOffClient"/> through again.</summary>
+    /// <param name="clientId">The client id.</param>
+    public void RestoreClient(string clientId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        _state.Faults.SetCutOff(clientId, cutOff: false);
+    }
+
+    /// <summary>Forgets every injected error and disconnect not yet consumed, and every client cut off.</summary>
     public void ClearInjectedFaults() => _state.Faults.Clear();
 }

@@ -222,6 +222,10 @@ internal sealed class BrokerConnection
             ConnectionId = _id,
             ClientHost = _clientHost,
         };
+        if (_cluster.Faults.IsCutOff(header.ClientId))
+        {
+            return false;
+        }
         IKafkaResponse? response;
         if (_cluster.Faults.TryTake((ApiKey)apiKey, _brokerId, out var fault))
         {
