@@ -75,6 +75,26 @@ public sealed partial class EmbeddedKafkaCluster
         _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Disconnect), count);
 
     /// <summary>
+    /// Simulates a client process that died (or a network partition around it): from now on every request
+    /// whose header carries <paramref name="clientId"/> closes its connection without being applied, so the
+    /// client's commits, heartbeats and LeaveGroup never arrive. Requests already being handled still finish.
+    /// </summary>
+    /// <param name="clientId">The client id (Kafka: <c>client.id</c>) to cut off.</param>
+    public void CutOffClient(string clientId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        _state.Faults.SetCutOff(clientId, cutOff: true);
+    }
+
+    /// <summary>Lets requests of a client cut off by <see cref="CutOffClient"/> through again.</summary>
+    /// <param name="clientId">The client id.</param>
+    public void RestoreClient(string clientId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        _state.Faults.SetCutOff(clientId, cutOff: false);
+    }
+
+    /// <summary>
     /// Delays the responses to the next <paramref name="count"/> requests of
     /// <paramref name="apiKey"/> by <paramref name="delay"/> on the cluster's
     /// <see cref="EmbeddedKafkaClusterOptions.TimeProvider"/> (so a <c>FakeTimeProvider</c> holds them
@@ -121,6 +141,6 @@ public sealed partial class EmbeddedKafkaCluster
     public void InjectDropsMidResponse(ApiKey apiKey, int count = 1, int? nodeId = null) =>
         _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.DropMidResponse), count);
 
-    /// <summary>Forgets every injected fault (errors, disconnects, latency, throttles, drops) not yet consumed.</summary>
+    /// <summary>Forgets every injected fault (errors, disconnects, latency, throttles, drops) not yet consumed, and every client cut off.</summary>
     public void ClearInjectedFaults() => _state.Faults.Clear();
 }

@@ -267,6 +267,10 @@ internal sealed class BrokerConnection
             ClientHost = _clientHost,
             Session = _session,
         };
+        if (_cluster.Faults.IsCutOff(header.ClientId))
+        {
+            return false;
+        }
         IKafkaResponse? response;
         var faults = _cluster.Faults;
         if (faults.TryTake((ApiKey)apiKey, _brokerId, out var fault, FaultKind.Error, FaultKind.Disconnect))

@@ -34,7 +34,38 @@ internal sealed class FaultInjector
 {
     private readonly object _lock = new();
     private readonly List<Rule> _rules = [];
+    private readonly HashSet<string> _cutOffClients = new(StringComparer.Ordinal);
     private volatile int _count;
+    private volatile int _cutOffCount;
+
+    /// <summary>Whether requests from <paramref name="clientId"/> are dropped (see <see cref="EmbeddedKafkaCluster.CutOffClient"/>).</summary>
+    public bool IsCutOff(string? clientId)
+    {
+        if (_cutOffCount == 0 || clientId is null)
+        {
+            return false;
+        }
+        lock (_lock)
+        {
+            return _cutOffClients.Contains(clientId);
+        }
+    }
+
+    public void SetCutOff(string clientId, bool cutOff)
+    {
+        lock (_lock)
+        {
+            if (cutOff)
+            {
+                _cutOffClients.Add(clientId);
+            }
+            else
+            {
+                _cutOffClients.Remove(clientId);
+            }
+            _cutOffCount = _cutOffClients.Count;
+        }
+    }
 
     public void Add(ApiKey apiKey, int? brokerId, Fault fault, int times)
     {
@@ -52,6 +83,8 @@ internal sealed class FaultInjector
         {
             _rules.Clear();
             _count = 0;
+            _cutOffClients.Clear();
+            _cutOffCount = 0;
         }
     }
 

@@ -163,6 +163,16 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                         }
                         _fetchWake.Set();
                     }
+                    lock (queues)
+                    {
+                        if (waiting.Count > 0)
+                        {
+                            // Take turns: a partition whose queue the fetcher keeps supplied would otherwise hold
+                            // this worker forever. The finally block queues it again behind the waiting ones.
+                            active.Remove(state);
+                            break;
+                        }
+                    }
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)

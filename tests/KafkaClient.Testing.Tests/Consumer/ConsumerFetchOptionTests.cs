@@ -220,7 +220,7 @@ public sealed class ConsumerFetchOptionTests(EmbeddedClusterFixture fixture) : I
             var fetch = (FetchRequest)request;
             if (context.BrokerId == follower && fetch.RackId == "rack-b")
             {
-                var asLeader = new RequestContext { BrokerId = leader, Cluster = context.Cluster, Header = context.Header, ConnectionId = context.ConnectionId, ClientHost = context.ClientHost };
+                var asLeader = new RequestContext { BrokerId = leader, Cluster = context.Cluster, Header = context.Header, ConnectionId = context.ConnectionId, ClientHost = context.ClientHost, Session = context.Session };
                 return await inner.HandleAsync(asLeader, request, ct);
             }
             var response = await inner.HandleAsync(context, request, ct);
