@@ -1,15 +1,15 @@
 // Quickstart: connect (to KAFKA_BOOTSTRAP_SERVERS, or to an embedded cluster started here), show the
 // cluster and the negotiated API versions, produce records with every compression codec with the
-// producer, and read them back through the raw protocol API.
+// producer, and read them back with a consumer in a group.
 using System.Text;
 using KafkaClient;
 using KafkaClient.Cluster;
+using KafkaClient.Consumer;
 using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Compression;
 using KafkaClient.Protocol.Messages;
 using KafkaClient.Producer;
-using KafkaClient.Protocol.Records;
 using KafkaClient.Testing;
 
 const string Topic = "quickstart";
@@ -55,6 +55,7 @@ try
     Console.WriteLine();
     Console.WriteLine($"Writing to {Topic}[0], leader broker {partition.LeaderId}:");
 
+    long firstOffset = long.MaxValue;
     foreach (var codec in new[] { CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lz4, CompressionType.Zstd })
     {
         await using var producer = new KafkaProducer<string, string>(new ProducerOptions { BootstrapServers = bootstrap, ClientId = "quickstart", Compression = codec });
@@ -65,44 +66,43 @@ try
             Headers = [new Header("codec", Encoding.UTF8.GetBytes(codec.ToString()))],
         }, ct)));
         Console.WriteLine($"  {codec,-7} 3 records at offsets {string.Join(", ", deliveries.Select(d => d.Offset))}");
+        firstOffset = Math.Min(firstOffset, deliveries.Min(d => d.Offset));
     }
 
     Console.WriteLine();
-    Console.WriteLine("Reading them back:");
-    long offset = 0;
-    int read = 0;
-    using var reader = new RecordBatchReader();
-    while (read < 15)
+    string group = "quickstart-" + Guid.NewGuid().ToString("N")[..8];
+    Console.WriteLine($"Reading them back as a member of consumer group {group}:");
+    await using (var consumer = new KafkaConsumer<string, string>(new ConsumerOptions
     {
-        var fetch = new FetchRequest
+        BootstrapServers = bootstrap,
+        ClientId = "quickstart",
+        GroupId = group,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        CommitStrategy = CommitStrategy.Manual,
+        OnRebalance = (e, _) =>
         {
-            ReplicaId = -1,
-            MaxWaitMs = 500,
-            MinBytes = 1,
-            MaxBytes = 1 << 20,
-            Topics = [new FetchRequest.FetchTopic { Topic = Topic, TopicId = metadata.Topics[Topic].TopicId, Partitions = [new FetchRequest.FetchPartition { Partition = 0, FetchOffset = offset, PartitionMaxBytes = 1 << 20 }] }],
-        };
-        var fetched = await client.SendAsync(fetch, partition.LeaderId, ConnectionPurpose.Fetch, ct);
-        var data = fetched.Responses[0].Partitions[0];
-        if (data.ErrorCode != 0)
+            Console.WriteLine($"  [group] {e.Kind}: {string.Join(", ", e.Partitions)}");
+            return ValueTask.CompletedTask;
+        },
+    }))
+    {
+        consumer.Subscribe([Topic]);
+        int read = 0;
+        await foreach (var record in consumer.ConsumeAllAsync(ct))
         {
-            throw KafkaException.FromErrorCode((ErrorCode)data.ErrorCode, "Fetch failed.");
-        }
-        reader.Reset(data.Records ?? ReadOnlyMemory<byte>.Empty);
-        while (reader.TryReadBatch(out var view))
-        {
-            foreach (var record in reader.ReadRecords(view))
+            if (record.Partition != 0 || record.Offset < firstOffset)
             {
-                string header = "";
-                foreach (var h in record.Headers)
-                {
-                    header += $" [{h.GetKey()}={Encoding.UTF8.GetString(h.Value)}]";
-                }
-                Console.WriteLine($"  offset {record.Offset,3}  {Encoding.UTF8.GetString(record.Key)} => {Encoding.UTF8.GetString(record.Value)}{header}");
-                offset = record.Offset + 1;
-                read++;
+                continue; // records written by earlier runs against the same cluster
+            }
+            string header = record.Headers.TryGetLastValue("codec", out var codecName) ? $" [codec={Encoding.UTF8.GetString(codecName.Span)}]" : "";
+            Console.WriteLine($"  offset {record.Offset,3}  {record.Key} => {record.Value}{header}");
+            if (++read == 15)
+            {
+                break;
             }
         }
+        var committed = await consumer.CommitAsync(ct);
+        Console.WriteLine($"  committed {string.Join(", ", committed)}; lag of {Topic}[0]: {consumer.Lag(new TopicPartition(Topic, 0))}");
     }
 
     var listOffsets = await client.SendAsync(new ListOffsetsRequest
