@@ -268,6 +268,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             _nextMetadataCheck = After(_options.RetryBackoff);
             return;
         }
+        if (changed)
+        {
+            Log.Rebalancing(_logger, GroupId, "the subscription changed");
+        }
         if (pattern is not null)
         {
             var matching = metadata.Topics.Values.Where(t => !t.IsInternal && t.Error == ErrorCode.None && pattern.IsMatch(t.Name)).Select(t => t.Name).Order(StringComparer.Ordinal).ToList();
@@ -591,7 +595,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             int coordinator = _coordinatorId;
             int generation = _generation;
             var requested = Interlocked.Exchange(ref _heartbeatRequested, null);
-            if (_options.GroupId is null || generation < 0 || coordinator < 0 || _membership is MembershipState.Joining or MembershipState.Unjoined)
+            // Only a stable member heartbeats (as in Java): during the join and sync the coordinator knows the member is
+            // alive, and some coordinators (librdkafka's mock) answer a heartbeat between JoinGroup and SyncGroup with
+            // REBALANCE_IN_PROGRESS, which would start another rebalance for nothing.
+            if (_options.GroupId is null || generation < 0 || coordinator < 0 || _membership != MembershipState.Stable)
             {
                 requested?.TrySetResult();
                 lastSuccess = Now;
@@ -616,8 +623,9 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     case ErrorCode.RebalanceInProgress:
                         // Keep heartbeating (the coordinator still counts them) until the membership task rejoins.
                         lastSuccess = Now;
-                        if (!_rejoinNeeded && _generation == generation)
+                        if (!_rejoinNeeded && _generation == generation && _membership == MembershipState.Stable)
                         {
+                            Log.Rebalancing(_logger, GroupId, "the coordinator answered a heartbeat with REBALANCE_IN_PROGRESS");
                             _rejoinNeeded = true;
                             _groupWake.Set();
                         }
@@ -822,7 +830,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             var versions = await client.GetApiVersionsAsync(coordinator, token).ConfigureAwait(false);
             versions.TrySelect(new OffsetFetchRequest(), out short version);
             var byTopic = partitions.GroupBy(p => p.Topic).ToList();
-            var request = new OffsetFetchRequest { RequireStable = true };
+            // require_stable (v7+): offsets of transactions still open are reported as UNSTABLE_OFFSET_COMMIT (retried).
+            var request = new OffsetFetchRequest { RequireStable = version >= 7 };
             if (version >= 8)
             {
                 request.Groups = [new OffsetFetchRequest.OffsetFetchRequestGroup
