@@ -25,11 +25,39 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             // Take the signal before draining: a wake-up that arrives while we drain is not lost.
             var signal = _wake.Current;
+            var producer = ProducerStamp.None;
+            KafkaException? producerIdFailure = null;
+            if (_options.EnableIdempotence && !TryGetKnownProducerId(out producer) && !_accumulator.IsEmpty)
+            {
+                // Sequences are assigned at drain time, so the producer id comes first.
+                try
+                {
+                    var (id, epoch) = await GetProducerIdAsync(client).ConfigureAwait(false);
+                    producer = new ProducerStamp(id, epoch);
+                }
+                catch (KafkaException ex)
+                {
+                    producerIdFailure = ex;
+                }
+                catch (InvalidOperationException ex)
+                {
+                    producerIdFailure = new KafkaException(ErrorCode.UnknownServerError, ex.Message, ex);
+                }
+            }
             long now = _time.GetTimestamp();
-            var batches = _accumulator.Drain(now, out long nextCheck);
+            var batches = _accumulator.Drain(now, producer, out long nextCheck);
             if (batches.Count > 0)
             {
-                await DispatchAsync(client, batches).ConfigureAwait(false);
+                if (producerIdFailure is not null)
+                {
+                    // No producer id: nothing can be sent; the batches wait (or fail past DeliveryTimeout).
+                    foreach (var batch in batches)
+                    {
+                        RetryOrFail(batch, producerIdFailure);
+                    }
+                    continue;
+                }
+                await DispatchAsync(client, batches, producer).ConfigureAwait(false);
                 continue;
             }
             // At least a millisecond: a shorter timer fires at once, and the loop would spin
@@ -71,25 +99,9 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
     }
 
-    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches)
+    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches, ProducerStamp producer)
     {
-        (long Id, short Epoch) producer = (-1, -1);
-        if (_options.EnableIdempotence)
-        {
-            try
-            {
-                producer = await GetProducerIdAsync(client).ConfigureAwait(false);
-            }
-            catch (KafkaException ex)
-            {
-                foreach (var batch in batches)
-                {
-                    RetryOrFail(batch, ex);
-                }
-                return;
-            }
-        }
-        if (IsTransactional && !await AddPartitionsToTransactionAsync(client, batches, producer).ConfigureAwait(false))
+        if (IsTransactional && !await AddPartitionsToTransactionAsync(client, batches, (producer.Id, producer.Epoch)).ConfigureAwait(false))
         {
             return;
         }
@@ -119,15 +131,16 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             int size = 0;
             var request = new List<ProducerBatch>();
+            // Requests to one connection are written in the order they are handed over, which keeps
+            // a partition's batches in sequence order on the wire. A connection still being opened
+            // gives no such promise: then a partition sends one batch at a time until it is up.
+            bool connected = client.HasLiveConnection(leader, ConnectionPurpose.Produce);
             foreach (var batch in list)
             {
-                if (_options.EnableIdempotence)
+                if (!connected && _accumulator.HasUnresolvedBefore(batch))
                 {
-                    _accumulator.AssignSequence(batch);
-                    batch.Writer.ProducerId = producer.Id;
-                    batch.Writer.ProducerEpoch = producer.Epoch;
-                    batch.Writer.BaseSequence = batch.BaseSequence;
-                    batch.Writer.IsTransactional = IsTransactional;
+                    _accumulator.Requeue(batch, retryNotBefore: 0);
+                    continue;
                 }
                 // Finished once per send: the header (producer fields) and CRC are final here.
                 batch.Encoded = batch.Writer.Finish();
@@ -141,7 +154,10 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 request.Add(batch);
                 size += batchSize;
             }
-            _ = SendAsync(client, leader, request);
+            if (request.Count > 0)
+            {
+                _ = SendAsync(client, leader, request);
+            }
         }
     }
 
@@ -238,6 +254,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     // An older retry already stored this batch; its offsets are no longer known.
                     CompleteBatch(batch, -1, -1, PersistenceStatus.Persisted);
                     break;
+                case ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerEpoch
+                    when (!IsTransactional || error != ErrorCode.InvalidProducerEpoch) && _accumulator.HasUnresolvedBefore(batch):
+                    // An earlier batch of the partition is in flight or waiting to be retried: the
+                    // broker refused this one because that one was not written (yet). Send it again
+                    // after it, with its original sequence; no epoch bump.
+                    RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed behind an earlier batch: {result.ErrorMessage}"), retriableOverride: true);
+                    break;
                 case ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced when IsTransactional:
                     // In a transaction the epoch belongs to the coordinator: these make the
                     // transaction abortable (or the producer fenced), never an epoch bump.
@@ -246,9 +269,11 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 case ErrorCode.OutOfOrderSequenceNumber:
                 case ErrorCode.UnknownProducerId:
                 case ErrorCode.InvalidProducerEpoch:
-                    // KIP-360: the broker lost or rejects our sequence state; bump the epoch, which
-                    // restarts every partition's sequence, and send the batch again.
-                    BumpEpoch(client);
+                    // KIP-360: a real gap (the first unresolved batch of the partition is refused),
+                    // or the broker lost or rejects our producer state: the partition starts over at
+                    // sequence 0 under a bumped epoch, and the batch is sent again.
+                    BumpEpoch(client, batch.Producer);
+                    _accumulator.Resequence(batch.Partition, batch.Producer);
                     RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed: {result.ErrorMessage}"), retriableOverride: true);
                     break;
                 default:
@@ -285,7 +310,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
         bool retriable = (retriableOverride || error.IsRetriable) && !_stopping.IsCancellationRequested;
         if (retriable && now < deadline)
         {
-            double backoffMs = Math.Min(_options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(batch.Attempts, 16)), _options.RetryBackoffMax.TotalMilliseconds);
+            // RetryBackoff before the first retry, doubling per further attempt up to RetryBackoffMax, ±20% jitter (as Java).
+            double backoffMs = Math.Min(_options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Clamp(batch.Attempts - 1, 0, 16)), _options.RetryBackoffMax.TotalMilliseconds);
             backoffMs *= 0.8 + Random.Shared.NextDouble() * 0.4;
             _accumulator.Requeue(batch, now + (long)(backoffMs / 1000 * _time.TimestampFrequency));
             ProducerMetrics.Retries.Add(1);
@@ -328,7 +354,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             Deliver(entry, new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entry.TimestampMs, status, error));
         }
         ProducerMetrics.Errors.Add(batch.RecordCount, new KeyValuePair<string, object?>("error.type", ErrorCodes.ProtocolName(error.ErrorCode)));
-        _accumulator.Complete(batch);
+        _accumulator.Complete(batch, acknowledged: false);
         _progress.Set();
     }
 
@@ -400,14 +426,30 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
     }
 
-    private void BumpEpoch(KafkaProtocolClient client)
+    /// <summary>The producer id and epoch, when known without waiting.</summary>
+    private bool TryGetKnownProducerId(out ProducerStamp producer)
     {
         lock (_producerIdLock)
         {
-            if (!IsTransactional && _producerId is { IsCompletedSuccessfully: true } done)
+            if (_producerId is { IsCompletedSuccessfully: true } done)
+            {
+                producer = new ProducerStamp(done.Result.Id, done.Result.Epoch);
+                return true;
+            }
+        }
+        producer = ProducerStamp.None;
+        return false;
+    }
+
+    /// <summary>Bumps the epoch (InitProducerId with the current id and epoch) unless <paramref name="failed"/> is already outdated.</summary>
+    private void BumpEpoch(KafkaProtocolClient client, ProducerStamp failed)
+    {
+        lock (_producerIdLock)
+        {
+            if (!IsTransactional && _producerId is { IsCompletedSuccessfully: true } done && new ProducerStamp(done.Result.Id, done.Result.Epoch) == failed)
             {
                 _producerId = InitProducerIdAsync(client, done.Result);
-                _accumulator.ResetSequences();
+                _wake.Set();
             }
         }
     }

@@ -64,7 +64,8 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
             ?? throw new ArgumentException($"No built-in serializer for {typeof(TValue).Name}; pass a valueSerializer.", nameof(valueSerializer));
         _partitionBy = partitionBy;
         _time = options.TimeProvider;
-        _accumulator = new RecordAccumulator(options.BatchSize, options.Linger, _time.TimestampFrequency, options.Compression, options.CompressionLevel, options.BufferMemory);
+        _accumulator = new RecordAccumulator(options.BatchSize, options.Linger, _time.TimestampFrequency, options.Compression, options.CompressionLevel, options.BufferMemory,
+            options.EnableIdempotence, options.MaxInFlightRequestsPerConnection, options.TransactionalId is not null);
         _client = KafkaProtocolClient.ConnectAsync(options, _stopping.Token);
         _client.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         _bufferAvailable = () => _options.BufferMemory - _accumulator.BufferedBytes;
