@@ -223,11 +223,24 @@ internal sealed class BrokerConnection
             ClientHost = _clientHost,
         };
         IKafkaResponse? response;
+        var receivedAt = _cluster.Options.TimeProvider.GetUtcNow();
         if (_cluster.Faults.TryTake((ApiKey)apiKey, _brokerId, out var fault))
         {
             if (fault.CloseConnection)
             {
+                Observe(header, request, null, receivedAt);
                 return false;
+            }
+            if (fault.Delay > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(fault.Delay, _cluster.Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return false;
+                }
             }
             response = handler.ErrorResponse(context, request, fault.Error);
         }
@@ -247,6 +260,7 @@ internal sealed class BrokerConnection
                 response = handler.ErrorResponse(context, request, ErrorCode.UnknownServerError);
             }
         }
+        Observe(header, request, response, receivedAt);
         if (response is not null)
         {
             short responseHeaderVersion = apiKey == (short)ApiKey.ApiVersions || !flexible ? (short)0 : (short)1;
@@ -256,6 +270,24 @@ internal sealed class BrokerConnection
             }
         }
         return !context.CloseConnection;
+    }
+
+    private void Observe(RequestHeader header, IKafkaRequest request, IKafkaResponse? response, DateTimeOffset receivedAt)
+    {
+        if (_cluster.RequestHandled is not { } observer)
+        {
+            return;
+        }
+        try
+        {
+            observer(new EmbeddedRequestEventArgs { BrokerId = _brokerId, Header = header, Request = request, Response = response, ReceivedAt = receivedAt });
+        }
+#pragma warning disable CA1031 // A test's observer must not break the broker.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HandlerFailed(_logger, _id, header.RequestApiKey, header.RequestApiVersion, ex);
+        }
     }
 
     private bool TryWrite(PipeWriter output, int correlationId, short headerVersion, IKafkaResponse response, short version)

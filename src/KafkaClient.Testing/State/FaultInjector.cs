@@ -3,8 +3,8 @@ using KafkaClient.Protocol;
 
 namespace KafkaClient.Testing.State;
 
-/// <summary>What to do to one request instead of handling it.</summary>
-internal readonly record struct Fault(ErrorCode Error, bool CloseConnection);
+/// <summary>What to do to one request instead of handling it; <paramref name="Delay"/> holds the answer back first.</summary>
+internal readonly record struct Fault(ErrorCode Error, bool CloseConnection, TimeSpan Delay = default);
 
 /// <summary>
 /// Queued faults per API key (optionally per broker): each matching request consumes one, in the
