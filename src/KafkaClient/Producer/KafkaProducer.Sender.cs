@@ -374,14 +374,30 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             activity.Dispose();
         }
-        try
+        switch (entry.Target)
         {
-            entry.Target.Complete(entry.Message, outcome);
-        }
+            case Action<DeliveryResult<TKey, TValue>> callback:
+                try
+                {
+                    callback(ToResult(entry.Message, outcome));
+                }
 #pragma warning disable CA1031 // A user's delivery callback must not break the sender.
-        catch (Exception)
+                catch (Exception)
 #pragma warning restore CA1031
-        {
+                {
+                }
+                break;
+            case TaskCompletionSource<DeliveryResult<TKey, TValue>> completion:
+                var result = ToResult(entry.Message, outcome);
+                if (outcome.Error is { } error)
+                {
+                    completion.TrySetException(new ProduceException<TKey, TValue>(result, error));
+                }
+                else
+                {
+                    completion.TrySetResult(result);
+                }
+                break;
         }
     }
 

@@ -2,18 +2,15 @@ using KafkaClient.Protocol.Records;
 
 namespace KafkaClient.Producer;
 
-/// <summary>What to call when a record's delivery is decided.</summary>
-internal abstract class DeliveryTarget
-{
-    /// <summary>Reports the outcome for <paramref name="message"/>.</summary>
-    public abstract void Complete(object message, in DeliveryOutcome outcome);
-}
-
 /// <summary>The outcome of one record.</summary>
 internal readonly record struct DeliveryOutcome(string Topic, int Partition, long Offset, long TimestampMs, PersistenceStatus Status, Errors.KafkaException? Error);
 
-/// <summary>One record's bookkeeping inside a batch: who to tell, and about what.</summary>
-internal readonly record struct DeliveryEntry(DeliveryTarget Target, object Message, long TimestampMs, System.Diagnostics.Activity? Activity = null);
+/// <summary>
+/// One record's bookkeeping inside a batch: who to tell (the producer's own object: a delivery
+/// callback, a task completion source, or null for nobody; no wrapper is allocated per record),
+/// the message, its timestamp, and its tracing span.
+/// </summary>
+internal readonly record struct DeliveryEntry(object? Target, object Message, long TimestampMs, System.Diagnostics.Activity? Activity = null);
 
 /// <summary>The producer id and epoch that a partition's sequence numbers belong to.</summary>
 internal readonly record struct ProducerStamp(long Id, short Epoch)
@@ -42,19 +39,26 @@ internal sealed class ProducerBatch
         CreatedTimestamp = createdTimestamp;
     }
 
-    public TopicPartition Partition { get; }
+    public TopicPartition Partition { get; private set; }
 
-    public RecordBatchWriter Writer { get; private set; }
+    public RecordBatchWriter Writer { get; }
 
     public long CreatedTimestamp { get; private set; }
 
-    /// <summary>Makes a completed batch ready for reuse (its entry array is kept; the records it referenced are released).</summary>
-    public void Recycle(RecordBatchWriter writer, long createdTimestamp)
+    /// <summary>Forgets the records of a completed batch (the messages and callbacks it referenced), keeping its arrays and buffers for reuse.</summary>
+    public void Clear()
     {
         Array.Clear(_entries, 0, RecordCount);
-        Writer = writer;
-        CreatedTimestamp = createdTimestamp;
         RecordCount = 0;
+        Encoded = default;
+    }
+
+    /// <summary>Makes a cleared batch ready for reuse by <paramref name="partition"/>: its entry array and writer buffers are kept.</summary>
+    public void Recycle(TopicPartition partition, long createdTimestamp)
+    {
+        Writer.Reset();
+        Partition = partition;
+        CreatedTimestamp = createdTimestamp;
         SizeInBytes = RecordBatchWriter.BatchHeaderSize;
         IsClosed = false;
         Attempts = 0;
@@ -137,6 +141,8 @@ internal sealed class ProducerBatch
 internal sealed class RecordAccumulator
 {
     private readonly Dictionary<TopicPartition, PartitionQueue> _queues = [];
+    private readonly Stack<ProducerBatch> _spareBatches = new();
+    private readonly int _maxSpareBatches;
     private readonly int _batchSize;
     private readonly long _lingerTicks;
     private readonly CompressionType _compression;
@@ -160,6 +166,9 @@ internal sealed class RecordAccumulator
         _idempotent = idempotent;
         _transactional = transactional;
         _maxInFlightPerPartition = idempotent ? Math.Clamp(maxInFlightPerPartition, 1, 5) : 1;
+        // Completed batches (entry arrays and writer buffers) are reused across partitions, up to
+        // what the buffer can hold: once warm, a steady stream of records allocates no batches.
+        _maxSpareBatches = (int)Math.Clamp(bufferMemory / Math.Max(batchSize, 1), 16, 4096);
     }
 
     /// <summary>Bytes of records not yet acknowledged or failed.</summary>
@@ -193,11 +202,8 @@ internal sealed class RecordAccumulator
             }
             if (batch is null)
             {
-                var writer = queue.RentWriter();
-                writer.Compression = _compression;
-                writer.CompressionLevel = _compressionLevel;
-                batch = queue.Open = queue.RentBatch(partition, writer, now);
-                size = writer.MeasureRecord(timestampMs, key, value, headers);
+                batch = queue.Open = RentBatch(partition, now);
+                size = batch.Writer.MeasureRecord(timestampMs, key, value, headers);
                 becameReady = true;
             }
             batch.Writer.Append(timestampMs, key, value, headers);
@@ -446,10 +452,43 @@ internal sealed class RecordAccumulator
             {
                 queue.NextSequence = batch.BaseSequence;
             }
-            queue.ReturnWriter(batch.Writer);
-            queue.ReturnBatch(batch);
         }
         Interlocked.Add(ref _bufferedBytes, -(batch.SizeInBytes - RecordBatchWriter.BatchHeaderSize));
+        ReturnBatch(batch);
+    }
+
+    private ProducerBatch RentBatch(TopicPartition partition, long now)
+    {
+        ProducerBatch? batch;
+        lock (_spareBatches)
+        {
+            _spareBatches.TryPop(out batch);
+        }
+        if (batch is null)
+        {
+            batch = new ProducerBatch(partition, new RecordBatchWriter(Math.Max(_batchSize, 1024)), now);
+        }
+        else
+        {
+            batch.Recycle(partition, now);
+        }
+        batch.Writer.Compression = _compression;
+        batch.Writer.CompressionLevel = _compressionLevel;
+        return batch;
+    }
+
+    private void ReturnBatch(ProducerBatch batch)
+    {
+        batch.Clear();
+        lock (_spareBatches)
+        {
+            if (_spareBatches.Count < _maxSpareBatches)
+            {
+                _spareBatches.Push(batch);
+                return;
+            }
+        }
+        batch.Writer.Dispose();
     }
 
     /// <summary>A batch will be retried: it goes back into its partition's queue in drain order, ahead of newer batches.</summary>
@@ -520,27 +559,6 @@ internal sealed class RecordAccumulator
 
     private sealed class PartitionQueue
     {
-        private readonly Stack<RecordBatchWriter> _spareWriters = new();
-        private readonly Stack<ProducerBatch> _spareBatches = new();
-
-        public ProducerBatch RentBatch(TopicPartition partition, RecordBatchWriter writer, long now)
-        {
-            if (_spareBatches.TryPop(out var batch))
-            {
-                batch.Recycle(writer, now);
-                return batch;
-            }
-            return new ProducerBatch(partition, writer, now);
-        }
-
-        public void ReturnBatch(ProducerBatch batch)
-        {
-            if (_spareBatches.Count < 8)
-            {
-                _spareBatches.Push(batch);
-            }
-        }
-
         public ProducerBatch? Open { get; set; }
 
         /// <summary>Closed batches: retries first, in drain order, then new batches in append order.</summary>
@@ -586,28 +604,6 @@ internal sealed class RecordAccumulator
                 }
             }
             return false;
-        }
-
-        public RecordBatchWriter RentWriter()
-        {
-            if (_spareWriters.TryPop(out var writer))
-            {
-                writer.Reset();
-                return writer;
-            }
-            return new RecordBatchWriter();
-        }
-
-        public void ReturnWriter(RecordBatchWriter writer)
-        {
-            if (_spareWriters.Count < 8)
-            {
-                _spareWriters.Push(writer);
-            }
-            else
-            {
-                writer.Dispose();
-            }
         }
     }
 }

@@ -11,18 +11,11 @@ public sealed class RecordAccumulatorTests
     private static readonly TopicPartition P0 = new("t", 0);
     private static readonly TopicPartition P1 = new("t", 1);
 
-    private sealed class Target : DeliveryTarget
-    {
-        public override void Complete(object message, in DeliveryOutcome outcome)
-        {
-        }
-    }
-
     private static RecordAccumulator Create(int batchSize = 1024, int lingerMs = 10, long buffer = 1 << 20) =>
         new(batchSize, TimeSpan.FromMilliseconds(lingerMs), Frequency, CompressionType.None, null, buffer);
 
     private static bool Append(RecordAccumulator accumulator, TopicPartition partition, int valueSize, long now) =>
-        accumulator.Append(partition, 0, NullableBytes.Null, new byte[valueSize], default, new DeliveryEntry(new Target(), "m", 0), now);
+        accumulator.Append(partition, 0, NullableBytes.Null, new byte[valueSize], default, new DeliveryEntry(null, "m", 0), now);
 
     /// <summary>Puts a batch of another partition in flight, so the producer is not idle and lingers.</summary>
     private static void KeepBusy(RecordAccumulator accumulator)
@@ -314,6 +307,24 @@ public sealed class RecordAccumulatorTests
         accumulator.BufferedBytes.Should().Be(0);
         accumulator.HasRoomFor(200).Should().BeTrue();
         accumulator.IsEmpty.Should().BeTrue();
+    }
+
+    [Fact]
+    public void A_completed_batch_is_reused_for_any_partition_with_nothing_of_its_past()
+    {
+        var accumulator = Create(batchSize: 10_000, lingerMs: 0);
+        accumulator.Append(P0, 0, NullableBytes.Null, new byte[10], default, new DeliveryEntry(null, "old", 0), now: 0);
+        var first = accumulator.Drain(0, out _).Single();
+        first.Attempts = 3;
+        accumulator.Complete(first);
+
+        accumulator.Append(P1, 0, NullableBytes.Null, new byte[20], default, new DeliveryEntry(null, "new", 0), now: 5);
+        var second = accumulator.Drain(5, out _).Single();
+        second.Should().BeSameAs(first, "completed batches are pooled");
+        second.Partition.Should().Be(P1);
+        second.Entries.ToArray().Select(e => e.Message).Should().Equal("new");
+        (second.Attempts, second.BaseSequence, second.CreatedTimestamp).Should().Be((0, -1, 5L));
+        second.Writer.Finish().Length.Should().BeLessThan(100, "the writer holds only the new record");
     }
 
     [Fact]
