@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Tasks.Sources;
 using KafkaClient.Cluster;
 using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
@@ -21,10 +22,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
             await FailEverythingWhenConnectFailsAsync(ex).ConfigureAwait(false);
             return;
         }
+        // Reused every round: the sender is one loop, and a round hands its batches on before the next.
+        var drained = new List<ProducerBatch>();
+        var byLeader = new Dictionary<int, List<ProducerBatch>>();
         while (!_stopping.IsCancellationRequested)
         {
             // Take the signal before draining: a wake-up that arrives while we drain is not lost.
-            var signal = _wake.Current;
+            _wake.Reset();
             var producer = ProducerStamp.None;
             KafkaException? producerIdFailure = null;
             if (_options.EnableIdempotence && !TryGetKnownProducerId(out producer) && !_accumulator.IsEmpty)
@@ -45,37 +49,27 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 }
             }
             long now = _time.GetTimestamp();
-            var batches = _accumulator.Drain(now, producer, out long nextCheck);
-            if (batches.Count > 0)
+            _accumulator.Drain(now, producer, drained, out long nextCheck);
+            if (drained.Count > 0)
             {
                 if (producerIdFailure is not null)
                 {
                     // No producer id: nothing can be sent; the batches wait (or fail past DeliveryTimeout).
-                    foreach (var batch in batches)
+                    foreach (var batch in drained)
                     {
                         RetryOrFail(batch, producerIdFailure);
                     }
                     continue;
                 }
-                await DispatchAsync(client, batches, producer).ConfigureAwait(false);
+                await DispatchAsync(client, drained, byLeader, producer).ConfigureAwait(false);
                 continue;
             }
-            // At least a millisecond: a shorter timer fires at once, and the loop would spin
-            // (throwing and catching timeouts) until the linger deadline.
+            // At least a millisecond: a shorter timer fires at once, and the loop would spin until
+            // the linger deadline.
             var wait = nextCheck == long.MaxValue
                 ? TimeSpan.FromMilliseconds(100)
                 : TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling((nextCheck - now) * 1000.0 / _time.TimestampFrequency)));
-            try
-            {
-                await signal.WaitAsync(wait, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+            await _wake.WaitAsync(wait).ConfigureAwait(false);
         }
     }
 
@@ -88,25 +82,21 @@ public sealed partial class KafkaProducer<TKey, TValue>
             {
                 FailBatch(batch, error, PersistenceStatus.NotPersisted);
             }
-            try
-            {
-                await _wake.WaitAsync(TimeSpan.FromMilliseconds(100), _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await _wake.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
         }
     }
 
-    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches, ProducerStamp producer)
+    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches, Dictionary<int, List<ProducerBatch>> byLeader, ProducerStamp producer)
     {
         if (IsTransactional && !await AddPartitionsToTransactionAsync(client, batches, (producer.Id, producer.Epoch)).ConfigureAwait(false))
         {
             return;
         }
         var metadata = client.Metadata;
-        var byLeader = new Dictionary<int, List<ProducerBatch>>();
+        foreach (var list in byLeader.Values)
+        {
+            list.Clear();
+        }
         bool needMetadata = false;
         foreach (var batch in batches)
         {
@@ -129,14 +119,20 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         foreach (var (leader, list) in byLeader)
         {
-            int size = 0;
-            var request = new List<ProducerBatch>();
+            if (list.Count == 0)
+            {
+                continue;
+            }
             // Requests to one connection are written in the order they are handed over, which keeps
             // a partition's batches in sequence order on the wire. A connection still being opened
             // gives no such promise: then a partition sends one batch at a time until it is up.
             bool connected = client.HasLiveConnection(leader, ConnectionPurpose.Produce);
-            foreach (var batch in list)
+            int size = 0;
+            int first = 0;
+            int count = 0;
+            for (int i = 0; i < list.Count; i++)
             {
+                var batch = list[i];
                 if (!connected && _accumulator.HasUnresolvedBefore(batch))
                 {
                     _accumulator.Requeue(batch, retryNotBefore: 0);
@@ -145,37 +141,45 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 // Finished once per send: the header (producer fields) and CRC are final here.
                 batch.Encoded = batch.Writer.Finish();
                 int batchSize = batch.Encoded.Length;
-                if (request.Count > 0 && size + batchSize > _options.MaxRequestSize)
+                if (count > 0 && size + batchSize > _options.MaxRequestSize)
                 {
-                    _ = SendAsync(client, leader, request);
-                    request = [];
+                    _ = SendAsync(client, leader, Slice(list, first, count));
+                    first += count;
+                    count = 0;
                     size = 0;
                 }
-                request.Add(batch);
+                // Compacted in place (a requeued batch drops out); the request takes a copy.
+                list[first + count++] = batch;
                 size += batchSize;
             }
-            if (request.Count > 0)
+            if (count > 0)
             {
-                _ = SendAsync(client, leader, request);
+                _ = SendAsync(client, leader, Slice(list, first, count));
             }
         }
     }
 
-    private async Task SendAsync(KafkaProtocolClient client, int leader, List<ProducerBatch> batches)
+    private static ProducerBatch[] Slice(List<ProducerBatch> list, int start, int count)
+    {
+        var batches = new ProducerBatch[count];
+        list.CopyTo(start, batches, 0, count);
+        return batches;
+    }
+
+    private async Task SendAsync(KafkaProtocolClient client, int leader, ProducerBatch[] batches)
     {
         var request = new ProduceRequest
         {
             Acks = (short)_options.Acks,
             TimeoutMs = (int)_options.RequestTimeout.TotalMilliseconds,
-            TopicData = [],
         };
-        var topics = new Dictionary<string, ProduceRequest.TopicProduceData>(StringComparer.Ordinal);
         foreach (var batch in batches)
         {
             batch.Attempts++;
-            if (!topics.TryGetValue(batch.Partition.Topic, out var topic))
+            var topic = FindTopic(request.TopicData, batch.Partition.Topic);
+            if (topic is null)
             {
-                topics[batch.Partition.Topic] = topic = new ProduceRequest.TopicProduceData { Name = batch.Partition.Topic };
+                topic = new ProduceRequest.TopicProduceData { Name = batch.Partition.Topic };
                 request.TopicData.Add(topic);
             }
             topic.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = batch.Partition.Partition, Records = batch.Encoded });
@@ -226,20 +230,58 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
     }
 
-    private void HandleResponse(KafkaProtocolClient client, List<ProducerBatch> batches, ProduceResponse response)
+    private static ProduceRequest.TopicProduceData? FindTopic(List<ProduceRequest.TopicProduceData> topics, string name)
     {
-        var results = new Dictionary<TopicPartition, ProduceResponse.PartitionProduceResponse>();
+        foreach (var topic in topics)
+        {
+            if (string.Equals(topic.Name, name, StringComparison.Ordinal))
+            {
+                return topic;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The response's entry for <paramref name="partition"/> (a request holds one batch per partition, and few topics).</summary>
+    private static ProduceResponse.PartitionProduceResponse? FindResult(ProduceResponse response, TopicPartition partition)
+    {
         foreach (var topic in response.Responses)
         {
+            if (!string.Equals(topic.Name, partition.Topic, StringComparison.Ordinal))
+            {
+                continue;
+            }
             foreach (var p in topic.PartitionResponses)
             {
-                results[new TopicPartition(topic.Name, p.Index)] = p;
+                if (p.Index == partition.Partition)
+                {
+                    return p;
+                }
+            }
+        }
+        return null;
+    }
+
+    private void HandleResponse(KafkaProtocolClient client, ProducerBatch[] batches, ProduceResponse response)
+    {
+        // Small requests are matched by scanning; a request to a leader of many partitions gets a lookup table.
+        Dictionary<TopicPartition, ProduceResponse.PartitionProduceResponse>? results = null;
+        if (batches.Length > 16)
+        {
+            results = [];
+            foreach (var topic in response.Responses)
+            {
+                foreach (var p in topic.PartitionResponses)
+                {
+                    results[new TopicPartition(topic.Name, p.Index)] = p;
+                }
             }
         }
         bool refresh = false;
         foreach (var batch in batches)
         {
-            if (!results.TryGetValue(batch.Partition, out var result))
+            var result = results is null ? FindResult(response, batch.Partition) : results.GetValueOrDefault(batch.Partition);
+            if (result is null)
             {
                 RetryOrFail(batch, new KafkaException(ErrorCode.UnknownServerError, $"The broker's response did not mention {batch.Partition}."));
                 continue;
@@ -488,32 +530,99 @@ public sealed partial class KafkaProducer<TKey, TValue>
             return (response.ProducerId, response.ProducerEpoch);
         }, _options.MaxBlock, _stopping.Token);
 
-    /// <summary>An auto-reset signal that async waiters can await with a timeout.</summary>
+    /// <summary>
+    /// A broadcast signal: <see cref="Current"/> completes at the next <see cref="Set"/>. Take it
+    /// before checking the condition, then await it. Nothing is allocated while nobody waits.
+    /// </summary>
     private sealed class Signal
     {
-        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource? _next;
 
         /// <summary>Completes at the next <see cref="Set"/>.</summary>
-        public Task Current => Volatile.Read(ref _next).Task;
+        public Task Current
+        {
+            get
+            {
+                var next = Volatile.Read(ref _next);
+                if (next is null)
+                {
+                    var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    next = Interlocked.CompareExchange(ref _next, fresh, null) ?? fresh;
+                }
+                return next.Task;
+            }
+        }
 
         /// <summary>Wakes every current waiter.</summary>
+        public void Set() => Interlocked.Exchange(ref _next, null)?.TrySetResult();
+    }
+
+    /// <summary>
+    /// The sender loop's wake-up: an auto-reset event for one waiter with a timeout, reusing one
+    /// timer and one completion (no allocation per wait or per <see cref="Set"/>).
+    /// </summary>
+    private sealed class Wakeup : IValueTaskSource, IDisposable
+    {
+        private readonly object _lock = new();
+        private readonly ITimer _timer;
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private bool _set;
+        private bool _waiting;
+
+        public Wakeup()
+        {
+            _timer = TimeProvider.System.CreateTimer(static state => ((Wakeup)state!).Set(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        /// <summary>Forgets earlier wake-ups: take it before looking for work, so one arriving meanwhile is kept.</summary>
+        public void Reset()
+        {
+            lock (_lock)
+            {
+                _set = false;
+            }
+        }
+
+        /// <summary>Wakes the waiter, or the next wait if nobody waits now.</summary>
         public void Set()
         {
-            var previous = Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            previous.TrySetResult();
+            lock (_lock)
+            {
+                if (!_waiting)
+                {
+                    _set = true;
+                    return;
+                }
+                _waiting = false;
+            }
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _core.SetResult(true);
         }
 
-        public Task WaitAsync(CancellationToken cancellationToken) => Current.WaitAsync(cancellationToken);
-
-        public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+        /// <summary>Completes at the next <see cref="Set"/> (or at once if one came since <see cref="Reset"/>), or after <paramref name="timeout"/>.</summary>
+        public ValueTask WaitAsync(TimeSpan timeout)
         {
-            try
+            lock (_lock)
             {
-                await Current.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
+                if (_set)
+                {
+                    _set = false;
+                    return ValueTask.CompletedTask;
+                }
+                _core.Reset();
+                _waiting = true;
+                _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+                return new ValueTask(this, _core.Version);
             }
         }
+
+        public void Dispose() => _timer.Dispose();
+
+        void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 }

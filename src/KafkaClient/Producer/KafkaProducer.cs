@@ -29,7 +29,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private readonly RecordAccumulator _accumulator;
     private readonly TimeProvider _time;
     private readonly Task<KafkaProtocolClient> _client;
-    private readonly Signal _wake = new();
+    private readonly Wakeup _wake = new();
     private readonly Signal _progress = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, StickyChoice> _sticky = [];
@@ -384,6 +384,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         {
             await _client.Result.DisposeAsync().ConfigureAwait(false);
         }
+        _wake.Dispose();
         _stopping.Dispose();
     }
 

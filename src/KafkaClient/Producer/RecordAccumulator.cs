@@ -142,6 +142,7 @@ internal sealed class RecordAccumulator
 {
     private readonly Dictionary<TopicPartition, PartitionQueue> _queues = [];
     private readonly Stack<ProducerBatch> _spareBatches = new();
+    private PartitionQueue[]? _queueArray; // _queues' values for Drain, rebuilt when a partition is added (under the _queues lock)
     private readonly int _maxSpareBatches;
     private readonly int _batchSize;
     private readonly long _lingerTicks;
@@ -229,6 +230,14 @@ internal sealed class RecordAccumulator
     /// <summary>Drains without a producer id (a producer without idempotence, and tests).</summary>
     public List<ProducerBatch> Drain(long now, out long nextCheck) => Drain(now, ProducerStamp.None, out nextCheck);
 
+    /// <summary>Drains into a new list (tests).</summary>
+    public List<ProducerBatch> Drain(long now, ProducerStamp producer, out long nextCheck)
+    {
+        var result = new List<ProducerBatch>();
+        Drain(now, producer, result, out nextCheck);
+        return result;
+    }
+
     /// <summary>
     /// Takes, per partition with room in flight, the next batch that may be sent at
     /// <paramref name="now"/>: a full batch, a batch whose linger has passed, any batch during a
@@ -238,9 +247,9 @@ internal sealed class RecordAccumulator
     /// no valid <paramref name="producer"/>, batches are handed out unstamped (the sender can then
     /// only retry or fail them). Also returns when the sender should look again.
     /// </summary>
-    public List<ProducerBatch> Drain(long now, ProducerStamp producer, out long nextCheck)
+    public void Drain(long now, ProducerStamp producer, List<ProducerBatch> result, out long nextCheck)
     {
-        var result = new List<ProducerBatch>();
+        result.Clear();
         nextCheck = long.MaxValue;
         // An idle producer (nothing in flight) sends at once: lingering only pays off while a
         // request is on the wire, and waiting would add the linger to every lone record's latency.
@@ -249,7 +258,7 @@ internal sealed class RecordAccumulator
         PartitionQueue[] queues;
         lock (_queues)
         {
-            queues = [.. _queues.Values];
+            queues = _queueArray ??= [.. _queues.Values];
         }
         foreach (var queue in queues)
         {
@@ -317,7 +326,6 @@ internal sealed class RecordAccumulator
                 result.Add(next);
             }
         }
-        return result;
     }
 
     /// <summary>
@@ -552,6 +560,7 @@ internal sealed class RecordAccumulator
             if (!_queues.TryGetValue(partition, out var queue))
             {
                 _queues[partition] = queue = new PartitionQueue();
+                _queueArray = null;
             }
             return queue;
         }
