@@ -61,8 +61,22 @@ public sealed partial class EmbeddedKafkaCluster
     /// <param name="error">The error code to answer with.</param>
     /// <param name="count">How many requests fail. Default 1.</param>
     /// <param name="nodeId">Only requests to this broker; null (default) for any.</param>
-    public void InjectErrors(ApiKey apiKey, ErrorCode error, int count = 1, int? nodeId = null) =>
-        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Error, error), count);
+    /// <param name="delay">
+    /// How long each failing request is held before it is answered (default none). The broker
+    /// handles a connection's requests in order, so the requests a client pipelines behind it wait
+    /// on the wire meanwhile.
+    /// </param>
+    public void InjectErrors(ApiKey apiKey, ErrorCode error, int count = 1, int? nodeId = null, TimeSpan delay = default) =>
+        _state.Faults.Add(apiKey, nodeId, new Fault(FaultKind.Error, error, delay), count);
+
+    /// <summary>
+    /// Raised on the broker's connection loop after each request was handled (or failed by an
+    /// injected fault), before its response is written: what the client sent (header included)
+    /// and what it is told. Keep handlers short; an exception in one is logged and ignored.
+    /// </summary>
+    public event EventHandler<EmbeddedRequestEventArgs>? RequestHandled;
+
+    private void OnRequestHandled(EmbeddedRequestEventArgs request) => RequestHandled?.Invoke(this, request);
 
     /// <summary>
     /// Makes the next <paramref name="count"/> requests of <paramref name="apiKey"/> close their

@@ -42,7 +42,7 @@ public sealed partial class EmbeddedKafkaCluster : IAsyncDisposable
         Options = options;
         _logger = options.LoggerFactory.CreateLogger("KafkaClient.Testing.EmbeddedKafkaCluster");
         int[] ids = [.. Enumerable.Range(options.FirstBrokerId, options.BrokerCount)];
-        _state = new ClusterState(options, options.ClusterId ?? NewClusterId(), ids);
+        _state = new ClusterState(options, options.ClusterId ?? NewClusterId(), ids) { RequestHandled = OnRequestHandled };
         _transactions = new TransactionCoordinator(_state);
         _configs = new ConfigStore(options);
         bool tls = options.SecurityProtocol is EmbeddedSecurityProtocol.Ssl or EmbeddedSecurityProtocol.SaslSsl;

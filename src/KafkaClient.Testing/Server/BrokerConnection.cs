@@ -273,11 +273,24 @@ internal sealed class BrokerConnection
         }
         IKafkaResponse? response;
         var faults = _cluster.Faults;
+        var receivedAt = _cluster.Options.TimeProvider.GetUtcNow();
         if (faults.TryTake((ApiKey)apiKey, _brokerId, out var fault, FaultKind.Error, FaultKind.Disconnect))
         {
             if (fault.Kind == FaultKind.Disconnect)
             {
+                Observe(header, request, null, receivedAt);
                 return false;
+            }
+            if (fault.Delay > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(fault.Delay, _cluster.Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return false;
+                }
             }
             response = handler.ErrorResponse(context, request, fault.Error);
         }
@@ -297,6 +310,7 @@ internal sealed class BrokerConnection
                 response = handler.ErrorResponse(context, request, ErrorCode.UnknownServerError);
             }
         }
+        Observe(header, request, response, receivedAt);
         if (response is null)
         {
             return !context.CloseConnection;
@@ -370,6 +384,24 @@ internal sealed class BrokerConnection
         step.Challenge.CopyTo(span[4..]);
         writer.Advance(4 + step.Challenge.Length);
         return true;
+    }
+
+    private void Observe(RequestHeader header, IKafkaRequest request, IKafkaResponse? response, DateTimeOffset receivedAt)
+    {
+        if (_cluster.RequestHandled is not { } observer)
+        {
+            return;
+        }
+        try
+        {
+            observer(new EmbeddedRequestEventArgs { BrokerId = _brokerId, Header = header, Request = request, Response = response, ReceivedAt = receivedAt });
+        }
+#pragma warning disable CA1031 // A test's observer must not break the broker.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.HandlerFailed(_logger, _id, header.RequestApiKey, header.RequestApiVersion, ex);
+        }
     }
 
     private bool TryWrite(PipeWriter output, int correlationId, short headerVersion, IKafkaResponse response, short version)

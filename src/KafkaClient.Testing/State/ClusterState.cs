@@ -137,6 +137,9 @@ internal sealed class ClusterState
 
     public FaultInjector Faults { get; }
 
+    /// <summary>Called after each request is handled (see <see cref="EmbeddedKafkaCluster.RequestHandled"/>).</summary>
+    public Action<EmbeddedRequestEventArgs>? RequestHandled { get; set; }
+
     public FetchSessionCache FetchSessions { get; } = new();
 
     public long NowMs => _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();

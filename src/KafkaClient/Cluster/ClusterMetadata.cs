@@ -66,11 +66,12 @@ public sealed class ClusterMetadata
     /// <summary>The broker with <paramref name="nodeId"/>, or null.</summary>
     public BrokerMetadata? Broker(int nodeId)
     {
-        foreach (var broker in Brokers)
+        var brokers = Brokers;
+        for (int i = 0; i < brokers.Count; i++) // no enumerator: the producer asks once per batch
         {
-            if (broker.NodeId == nodeId)
+            if (brokers[i].NodeId == nodeId)
             {
-                return broker;
+                return brokers[i];
             }
         }
         return null;

@@ -327,6 +327,15 @@ public sealed class KafkaProtocolClient : IAsyncDisposable
         return brokers[index].NodeId;
     }
 
+    /// <summary>True when a connection to <paramref name="nodeId"/> for <paramref name="purpose"/> is open now (no connect pending).</summary>
+    internal bool HasLiveConnection(int nodeId, ConnectionPurpose purpose)
+    {
+        lock (_connections)
+        {
+            return _connections.TryGetValue((nodeId, purpose), out var task) && task.IsCompletedSuccessfully && task.Result.IsAlive;
+        }
+    }
+
     private Task<KafkaConnection> GetConnectionAsync(int nodeId, ConnectionPurpose purpose, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -210,7 +210,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
             return TResponse.Read(ref reader, v);
         }, pooled: true) { ExtraTimeout = extraTimeout };
         Encode(pending, request, version);
-        await EnqueueAsync(pending, cancellationToken).ConfigureAwait(false);
+        Enqueue(pending, cancellationToken);
         var response = await pending.ResponseTask.ConfigureAwait(false);
         return (response, pending.TakeLease() ?? throw new InvalidOperationException("A pooled response completed without its frame."));
     }
@@ -219,7 +219,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
     {
         var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), decode) { ExtraTimeout = extraTimeout };
         Encode(pending, request, version);
-        await EnqueueAsync(pending, cancellationToken).ConfigureAwait(false);
+        Enqueue(pending, cancellationToken);
         return await pending.ResponseTask.ConfigureAwait(false);
     }
 
@@ -231,7 +231,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
     {
         var pending = new PendingRequest<bool>(request.ApiKey, version, 0, decode: null);
         Encode(pending, request, version);
-        await EnqueueAsync(pending, cancellationToken).ConfigureAwait(false);
+        Enqueue(pending, cancellationToken);
         await pending.Task.ConfigureAwait(false);
     }
 
@@ -255,12 +255,17 @@ internal sealed class KafkaConnection : IAsyncDisposable
         pending.RequestHeaderVersion = request.RequestHeaderVersion(version);
     }
 
-    private async ValueTask EnqueueAsync(PendingRequest pending, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues <paramref name="pending"/> for the writer loop without waiting: requests are written
+    /// in the order they were queued (the writer waits for a free in-flight slot before each one),
+    /// so callers that queue in order, such as the producer's sender, get that order on the wire.
+    /// </summary>
+    private void Enqueue(PendingRequest pending, CancellationToken cancellationToken)
     {
         try
         {
             ThrowIfFailed();
-            await _inFlightSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
         }
         catch
         {
@@ -273,7 +278,6 @@ internal sealed class KafkaConnection : IAsyncDisposable
         }
         if (!_outbox.Writer.TryWrite(pending))
         {
-            _inFlightSlots.Release();
             pending.ReleaseBody();
             ThrowIfFailed();
             throw new ObjectDisposedException(nameof(KafkaConnection));
@@ -291,6 +295,8 @@ internal sealed class KafkaConnection : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var written = new List<PendingRequest>();
+        // A request taken from the outbox that waits for a slot is in neither queue Fail() drains.
+        PendingRequest? waiting = null;
         try
         {
             var reader = _outbox.Reader;
@@ -302,8 +308,23 @@ internal sealed class KafkaConnection : IAsyncDisposable
                     {
                         // Cancelled before it was written: nothing reached the broker.
                         pending.ReleaseBody();
-                        _inFlightSlots.Release();
                         continue;
+                    }
+                    if (!_inFlightSlots.Wait(0))
+                    {
+                        // MaxInFlightRequestsPerConnection reached: send what is written, then wait
+                        // for a response to free a slot. Waiting here, in the one writer, keeps the
+                        // order in which requests were queued.
+                        waiting = pending;
+                        await FlushAsync(written).ConfigureAwait(false);
+                        await _inFlightSlots.WaitAsync(_closing.Token).ConfigureAwait(false);
+                        waiting = null;
+                        if (pending.Task.IsCompleted)
+                        {
+                            _inFlightSlots.Release();
+                            pending.ReleaseBody();
+                            continue;
+                        }
                     }
                     pending.CorrelationId = _nextCorrelationId++;
                     pending.Deadline = _options.TimeProvider.GetTimestamp() + (long)((_options.RequestTimeout + pending.ExtraTimeout).TotalSeconds * _options.TimeProvider.TimestampFrequency);
@@ -333,21 +354,7 @@ internal sealed class KafkaConnection : IAsyncDisposable
                     WriteFrame(pending);
                     written.Add(pending);
                 }
-                var flush = await _output.FlushAsync(_closing.Token).ConfigureAwait(false);
-                foreach (var pending in written)
-                {
-                    pending.MarkWritten();
-                    if (!pending.ExpectsResponse)
-                    {
-                        _inFlightSlots.Release();
-                        pending.CompleteWithoutResponse();
-                    }
-                }
-                written.Clear();
-                if (flush.IsCompleted)
-                {
-                    throw new IOException("The broker closed the connection.");
-                }
+                await FlushAsync(written).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
@@ -357,6 +364,35 @@ internal sealed class KafkaConnection : IAsyncDisposable
                 pending.MarkWritten();
             }
             Fail(ex is OperationCanceledException && _closing.IsCancellationRequested ? null : ex);
+            if (waiting is not null)
+            {
+                waiting.ReleaseBody();
+                waiting.TryFail(new KafkaConnectionException(_name, $"The connection to {_name} failed before {waiting.ApiKey} was sent.", outcomeUnknown: false, Volatile.Read(ref _failure)));
+            }
+        }
+    }
+
+    /// <summary>Flushes the frames written since the last flush and marks their requests written.</summary>
+    private async ValueTask FlushAsync(List<PendingRequest> written)
+    {
+        if (written.Count == 0)
+        {
+            return;
+        }
+        var flush = await _output.FlushAsync(_closing.Token).ConfigureAwait(false);
+        foreach (var pending in written)
+        {
+            pending.MarkWritten();
+            if (!pending.ExpectsResponse)
+            {
+                _inFlightSlots.Release();
+                pending.CompleteWithoutResponse();
+            }
+        }
+        written.Clear();
+        if (flush.IsCompleted)
+        {
+            throw new IOException("The broker closed the connection.");
         }
     }
 

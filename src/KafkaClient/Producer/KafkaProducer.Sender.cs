@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Tasks.Sources;
 using KafkaClient.Cluster;
 using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
@@ -21,33 +22,54 @@ public sealed partial class KafkaProducer<TKey, TValue>
             await FailEverythingWhenConnectFailsAsync(ex).ConfigureAwait(false);
             return;
         }
+        // Reused every round: the sender is one loop, and a round hands its batches on before the next.
+        var drained = new List<ProducerBatch>();
+        var byLeader = new Dictionary<int, List<ProducerBatch>>();
         while (!_stopping.IsCancellationRequested)
         {
             // Take the signal before draining: a wake-up that arrives while we drain is not lost.
-            var signal = _wake.Current;
-            long now = _time.GetTimestamp();
-            var batches = _accumulator.Drain(now, out long nextCheck);
-            if (batches.Count > 0)
+            _wake.Reset();
+            var producer = ProducerStamp.None;
+            KafkaException? producerIdFailure = null;
+            if (_options.EnableIdempotence && !TryGetKnownProducerId(out producer) && !_accumulator.IsEmpty)
             {
-                await DispatchAsync(client, batches).ConfigureAwait(false);
+                // Sequences are assigned at drain time, so the producer id comes first.
+                try
+                {
+                    var (id, epoch) = await GetProducerIdAsync(client).ConfigureAwait(false);
+                    producer = new ProducerStamp(id, epoch);
+                }
+                catch (KafkaException ex)
+                {
+                    producerIdFailure = ex;
+                }
+                catch (InvalidOperationException ex)
+                {
+                    producerIdFailure = new KafkaException(ErrorCode.UnknownServerError, ex.Message, ex);
+                }
+            }
+            long now = _time.GetTimestamp();
+            _accumulator.Drain(now, producer, drained, out long nextCheck);
+            if (drained.Count > 0)
+            {
+                if (producerIdFailure is not null)
+                {
+                    // No producer id: nothing can be sent; the batches wait (or fail past DeliveryTimeout).
+                    foreach (var batch in drained)
+                    {
+                        RetryOrFail(batch, producerIdFailure);
+                    }
+                    continue;
+                }
+                await DispatchAsync(client, drained, byLeader, producer).ConfigureAwait(false);
                 continue;
             }
-            // At least a millisecond: a shorter timer fires at once, and the loop would spin
-            // (throwing and catching timeouts) until the linger deadline.
+            // At least a millisecond: a shorter timer fires at once, and the loop would spin until
+            // the linger deadline.
             var wait = nextCheck == long.MaxValue
                 ? TimeSpan.FromMilliseconds(100)
                 : TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling((nextCheck - now) * 1000.0 / _time.TimestampFrequency)));
-            try
-            {
-                await signal.WaitAsync(wait, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+            await _wake.WaitAsync(wait).ConfigureAwait(false);
         }
     }
 
@@ -60,41 +82,21 @@ public sealed partial class KafkaProducer<TKey, TValue>
             {
                 FailBatch(batch, error, PersistenceStatus.NotPersisted);
             }
-            try
-            {
-                await _wake.WaitAsync(TimeSpan.FromMilliseconds(100), _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await _wake.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
         }
     }
 
-    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches)
+    private async Task DispatchAsync(KafkaProtocolClient client, List<ProducerBatch> batches, Dictionary<int, List<ProducerBatch>> byLeader, ProducerStamp producer)
     {
-        (long Id, short Epoch) producer = (-1, -1);
-        if (_options.EnableIdempotence)
-        {
-            try
-            {
-                producer = await GetProducerIdAsync(client).ConfigureAwait(false);
-            }
-            catch (KafkaException ex)
-            {
-                foreach (var batch in batches)
-                {
-                    RetryOrFail(batch, ex);
-                }
-                return;
-            }
-        }
-        if (IsTransactional && !await AddPartitionsToTransactionAsync(client, batches, producer).ConfigureAwait(false))
+        if (IsTransactional && !await AddPartitionsToTransactionAsync(client, batches, (producer.Id, producer.Epoch)).ConfigureAwait(false))
         {
             return;
         }
         var metadata = client.Metadata;
-        var byLeader = new Dictionary<int, List<ProducerBatch>>();
+        foreach (var list in byLeader.Values)
+        {
+            list.Clear();
+        }
         bool needMetadata = false;
         foreach (var batch in batches)
         {
@@ -117,49 +119,67 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         foreach (var (leader, list) in byLeader)
         {
-            int size = 0;
-            var request = new List<ProducerBatch>();
-            foreach (var batch in list)
+            if (list.Count == 0)
             {
-                if (_options.EnableIdempotence)
+                continue;
+            }
+            // Requests to one connection are written in the order they are handed over, which keeps
+            // a partition's batches in sequence order on the wire. A connection still being opened
+            // gives no such promise: then a partition sends one batch at a time until it is up.
+            bool connected = client.HasLiveConnection(leader, ConnectionPurpose.Produce);
+            int size = 0;
+            int first = 0;
+            int count = 0;
+            for (int i = 0; i < list.Count; i++)
+            {
+                var batch = list[i];
+                if (!connected && _accumulator.HasUnresolvedBefore(batch))
                 {
-                    _accumulator.AssignSequence(batch);
-                    batch.Writer.ProducerId = producer.Id;
-                    batch.Writer.ProducerEpoch = producer.Epoch;
-                    batch.Writer.BaseSequence = batch.BaseSequence;
-                    batch.Writer.IsTransactional = IsTransactional;
+                    _accumulator.Requeue(batch, retryNotBefore: 0);
+                    continue;
                 }
                 // Finished once per send: the header (producer fields) and CRC are final here.
                 batch.Encoded = batch.Writer.Finish();
                 int batchSize = batch.Encoded.Length;
-                if (request.Count > 0 && size + batchSize > _options.MaxRequestSize)
+                if (count > 0 && size + batchSize > _options.MaxRequestSize)
                 {
-                    _ = SendAsync(client, leader, request);
-                    request = [];
+                    _ = SendAsync(client, leader, Slice(list, first, count));
+                    first += count;
+                    count = 0;
                     size = 0;
                 }
-                request.Add(batch);
+                // Compacted in place (a requeued batch drops out); the request takes a copy.
+                list[first + count++] = batch;
                 size += batchSize;
             }
-            _ = SendAsync(client, leader, request);
+            if (count > 0)
+            {
+                _ = SendAsync(client, leader, Slice(list, first, count));
+            }
         }
     }
 
-    private async Task SendAsync(KafkaProtocolClient client, int leader, List<ProducerBatch> batches)
+    private static ProducerBatch[] Slice(List<ProducerBatch> list, int start, int count)
+    {
+        var batches = new ProducerBatch[count];
+        list.CopyTo(start, batches, 0, count);
+        return batches;
+    }
+
+    private async Task SendAsync(KafkaProtocolClient client, int leader, ProducerBatch[] batches)
     {
         var request = new ProduceRequest
         {
             Acks = (short)_options.Acks,
             TimeoutMs = (int)_options.RequestTimeout.TotalMilliseconds,
-            TopicData = [],
         };
-        var topics = new Dictionary<string, ProduceRequest.TopicProduceData>(StringComparer.Ordinal);
         foreach (var batch in batches)
         {
             batch.Attempts++;
-            if (!topics.TryGetValue(batch.Partition.Topic, out var topic))
+            var topic = FindTopic(request.TopicData, batch.Partition.Topic);
+            if (topic is null)
             {
-                topics[batch.Partition.Topic] = topic = new ProduceRequest.TopicProduceData { Name = batch.Partition.Topic };
+                topic = new ProduceRequest.TopicProduceData { Name = batch.Partition.Topic };
                 request.TopicData.Add(topic);
             }
             topic.PartitionData.Add(new ProduceRequest.PartitionProduceData { Index = batch.Partition.Partition, Records = batch.Encoded });
@@ -210,20 +230,58 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
     }
 
-    private void HandleResponse(KafkaProtocolClient client, List<ProducerBatch> batches, ProduceResponse response)
+    private static ProduceRequest.TopicProduceData? FindTopic(List<ProduceRequest.TopicProduceData> topics, string name)
     {
-        var results = new Dictionary<TopicPartition, ProduceResponse.PartitionProduceResponse>();
+        foreach (var topic in topics)
+        {
+            if (string.Equals(topic.Name, name, StringComparison.Ordinal))
+            {
+                return topic;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The response's entry for <paramref name="partition"/> (a request holds one batch per partition, and few topics).</summary>
+    private static ProduceResponse.PartitionProduceResponse? FindResult(ProduceResponse response, TopicPartition partition)
+    {
         foreach (var topic in response.Responses)
         {
+            if (!string.Equals(topic.Name, partition.Topic, StringComparison.Ordinal))
+            {
+                continue;
+            }
             foreach (var p in topic.PartitionResponses)
             {
-                results[new TopicPartition(topic.Name, p.Index)] = p;
+                if (p.Index == partition.Partition)
+                {
+                    return p;
+                }
+            }
+        }
+        return null;
+    }
+
+    private void HandleResponse(KafkaProtocolClient client, ProducerBatch[] batches, ProduceResponse response)
+    {
+        // Small requests are matched by scanning; a request to a leader of many partitions gets a lookup table.
+        Dictionary<TopicPartition, ProduceResponse.PartitionProduceResponse>? results = null;
+        if (batches.Length > 16)
+        {
+            results = [];
+            foreach (var topic in response.Responses)
+            {
+                foreach (var p in topic.PartitionResponses)
+                {
+                    results[new TopicPartition(topic.Name, p.Index)] = p;
+                }
             }
         }
         bool refresh = false;
         foreach (var batch in batches)
         {
-            if (!results.TryGetValue(batch.Partition, out var result))
+            var result = results is null ? FindResult(response, batch.Partition) : results.GetValueOrDefault(batch.Partition);
+            if (result is null)
             {
                 RetryOrFail(batch, new KafkaException(ErrorCode.UnknownServerError, $"The broker's response did not mention {batch.Partition}."));
                 continue;
@@ -238,6 +296,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     // An older retry already stored this batch; its offsets are no longer known.
                     CompleteBatch(batch, -1, -1, PersistenceStatus.Persisted);
                     break;
+                case ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerEpoch
+                    when (!IsTransactional || error != ErrorCode.InvalidProducerEpoch) && _accumulator.HasUnresolvedBefore(batch):
+                    // An earlier batch of the partition is in flight or waiting to be retried: the
+                    // broker refused this one because that one was not written (yet). Send it again
+                    // after it, with its original sequence; no epoch bump.
+                    RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed behind an earlier batch: {result.ErrorMessage}"), retriableOverride: true);
+                    break;
                 case ErrorCode.OutOfOrderSequenceNumber or ErrorCode.UnknownProducerId or ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced when IsTransactional:
                     // In a transaction the epoch belongs to the coordinator: these make the
                     // transaction abortable (or the producer fenced), never an epoch bump.
@@ -246,9 +311,11 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 case ErrorCode.OutOfOrderSequenceNumber:
                 case ErrorCode.UnknownProducerId:
                 case ErrorCode.InvalidProducerEpoch:
-                    // KIP-360: the broker lost or rejects our sequence state; bump the epoch, which
-                    // restarts every partition's sequence, and send the batch again.
-                    BumpEpoch(client);
+                    // KIP-360: a real gap (the first unresolved batch of the partition is refused),
+                    // or the broker lost or rejects our producer state: the partition starts over at
+                    // sequence 0 under a bumped epoch, and the batch is sent again.
+                    BumpEpoch(client, batch.Producer);
+                    _accumulator.Resequence(batch.Partition, batch.Producer);
                     RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed: {result.ErrorMessage}"), retriableOverride: true);
                     break;
                 default:
@@ -285,7 +352,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
         bool retriable = (retriableOverride || error.IsRetriable) && !_stopping.IsCancellationRequested;
         if (retriable && now < deadline)
         {
-            double backoffMs = Math.Min(_options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(batch.Attempts, 16)), _options.RetryBackoffMax.TotalMilliseconds);
+            // RetryBackoff before the first retry, doubling per further attempt up to RetryBackoffMax, ±20% jitter (as Java).
+            double backoffMs = Math.Min(_options.RetryBackoff.TotalMilliseconds * Math.Pow(2, Math.Clamp(batch.Attempts - 1, 0, 16)), _options.RetryBackoffMax.TotalMilliseconds);
             backoffMs *= 0.8 + Random.Shared.NextDouble() * 0.4;
             _accumulator.Requeue(batch, now + (long)(backoffMs / 1000 * _time.TimestampFrequency));
             ProducerMetrics.Retries.Add(1);
@@ -328,7 +396,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             Deliver(entry, new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entry.TimestampMs, status, error));
         }
         ProducerMetrics.Errors.Add(batch.RecordCount, new KeyValuePair<string, object?>("error.type", ErrorCodes.ProtocolName(error.ErrorCode)));
-        _accumulator.Complete(batch);
+        _accumulator.Complete(batch, acknowledged: false);
         _progress.Set();
     }
 
@@ -348,14 +416,30 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             activity.Dispose();
         }
-        try
+        switch (entry.Target)
         {
-            entry.Target.Complete(entry.Message, outcome);
-        }
+            case Action<DeliveryResult<TKey, TValue>> callback:
+                try
+                {
+                    callback(ToResult(entry.Message, outcome));
+                }
 #pragma warning disable CA1031 // A user's delivery callback must not break the sender.
-        catch (Exception)
+                catch (Exception)
 #pragma warning restore CA1031
-        {
+                {
+                }
+                break;
+            case TaskCompletionSource<DeliveryResult<TKey, TValue>> completion:
+                var result = ToResult(entry.Message, outcome);
+                if (outcome.Error is { } error)
+                {
+                    completion.TrySetException(new ProduceException<TKey, TValue>(result, error));
+                }
+                else
+                {
+                    completion.TrySetResult(result);
+                }
+                break;
         }
     }
 
@@ -400,14 +484,30 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
     }
 
-    private void BumpEpoch(KafkaProtocolClient client)
+    /// <summary>The producer id and epoch, when known without waiting.</summary>
+    private bool TryGetKnownProducerId(out ProducerStamp producer)
     {
         lock (_producerIdLock)
         {
-            if (!IsTransactional && _producerId is { IsCompletedSuccessfully: true } done)
+            if (_producerId is { IsCompletedSuccessfully: true } done)
+            {
+                producer = new ProducerStamp(done.Result.Id, done.Result.Epoch);
+                return true;
+            }
+        }
+        producer = ProducerStamp.None;
+        return false;
+    }
+
+    /// <summary>Bumps the epoch (InitProducerId with the current id and epoch) unless <paramref name="failed"/> is already outdated.</summary>
+    private void BumpEpoch(KafkaProtocolClient client, ProducerStamp failed)
+    {
+        lock (_producerIdLock)
+        {
+            if (!IsTransactional && _producerId is { IsCompletedSuccessfully: true } done && new ProducerStamp(done.Result.Id, done.Result.Epoch) == failed)
             {
                 _producerId = InitProducerIdAsync(client, done.Result);
-                _accumulator.ResetSequences();
+                _wake.Set();
             }
         }
     }
@@ -430,32 +530,99 @@ public sealed partial class KafkaProducer<TKey, TValue>
             return (response.ProducerId, response.ProducerEpoch);
         }, _options.MaxBlock, _stopping.Token);
 
-    /// <summary>An auto-reset signal that async waiters can await with a timeout.</summary>
+    /// <summary>
+    /// A broadcast signal: <see cref="Current"/> completes at the next <see cref="Set"/>. Take it
+    /// before checking the condition, then await it. Nothing is allocated while nobody waits.
+    /// </summary>
     private sealed class Signal
     {
-        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource? _next;
 
         /// <summary>Completes at the next <see cref="Set"/>.</summary>
-        public Task Current => Volatile.Read(ref _next).Task;
+        public Task Current
+        {
+            get
+            {
+                var next = Volatile.Read(ref _next);
+                if (next is null)
+                {
+                    var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    next = Interlocked.CompareExchange(ref _next, fresh, null) ?? fresh;
+                }
+                return next.Task;
+            }
+        }
 
         /// <summary>Wakes every current waiter.</summary>
+        public void Set() => Interlocked.Exchange(ref _next, null)?.TrySetResult();
+    }
+
+    /// <summary>
+    /// The sender loop's wake-up: an auto-reset event for one waiter with a timeout, reusing one
+    /// timer and one completion (no allocation per wait or per <see cref="Set"/>).
+    /// </summary>
+    private sealed class Wakeup : IValueTaskSource, IDisposable
+    {
+        private readonly object _lock = new();
+        private readonly ITimer _timer;
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private bool _set;
+        private bool _waiting;
+
+        public Wakeup()
+        {
+            _timer = TimeProvider.System.CreateTimer(static state => ((Wakeup)state!).Set(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+
+        /// <summary>Forgets earlier wake-ups: take it before looking for work, so one arriving meanwhile is kept.</summary>
+        public void Reset()
+        {
+            lock (_lock)
+            {
+                _set = false;
+            }
+        }
+
+        /// <summary>Wakes the waiter, or the next wait if nobody waits now.</summary>
         public void Set()
         {
-            var previous = Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-            previous.TrySetResult();
+            lock (_lock)
+            {
+                if (!_waiting)
+                {
+                    _set = true;
+                    return;
+                }
+                _waiting = false;
+            }
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _core.SetResult(true);
         }
 
-        public Task WaitAsync(CancellationToken cancellationToken) => Current.WaitAsync(cancellationToken);
-
-        public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+        /// <summary>Completes at the next <see cref="Set"/> (or at once if one came since <see cref="Reset"/>), or after <paramref name="timeout"/>.</summary>
+        public ValueTask WaitAsync(TimeSpan timeout)
         {
-            try
+            lock (_lock)
             {
-                await Current.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
+                if (_set)
+                {
+                    _set = false;
+                    return ValueTask.CompletedTask;
+                }
+                _core.Reset();
+                _waiting = true;
+                _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+                return new ValueTask(this, _core.Version);
             }
         }
+
+        public void Dispose() => _timer.Dispose();
+
+        void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private readonly RecordAccumulator _accumulator;
     private readonly TimeProvider _time;
     private readonly Task<KafkaProtocolClient> _client;
-    private readonly Signal _wake = new();
+    private readonly Wakeup _wake = new();
     private readonly Signal _progress = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, StickyChoice> _sticky = [];
@@ -64,7 +64,8 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
             ?? throw new ArgumentException($"No built-in serializer for {typeof(TValue).Name}; pass a valueSerializer.", nameof(valueSerializer));
         _partitionBy = partitionBy;
         _time = options.TimeProvider;
-        _accumulator = new RecordAccumulator(options.BatchSize, options.Linger, _time.TimestampFrequency, options.Compression, options.CompressionLevel, options.BufferMemory);
+        _accumulator = new RecordAccumulator(options.BatchSize, options.Linger, _time.TimestampFrequency, options.Compression, options.CompressionLevel, options.BufferMemory,
+            options.EnableIdempotence, options.MaxInFlightRequestsPerConnection, options.TransactionalId is not null);
         _client = KafkaProtocolClient.ConnectAsync(options, _stopping.Token);
         _client.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         _bufferAvailable = () => _options.BufferMemory - _accumulator.BufferedBytes;
@@ -85,27 +86,24 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private Task<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var target = new AsyncDelivery();
+        // The completion source is the record's delivery target: it completes with the result,
+        // or faults with a ProduceException, so the task is returned as is (no wrapper).
+        var completion = new TaskCompletionSource<DeliveryResult<TKey, TValue>>(TaskCreationOptions.RunContinuationsAsynchronously);
         int partitionCount = TryGetPartitionCount(topic);
         if (CanEnqueueNow(partitionCount))
         {
             // Fast path: enqueued before this method returns, so calls keep their order.
-            Enqueue(topic, partition, partitionCount, message, target);
-            return AwaitDeliveryAsync(target);
+            Enqueue(topic, partition, partitionCount, message, completion);
+            return completion.Task;
         }
-        return SlowProduceAsync(topic, partition, message, target, cancellationToken);
+        return SlowProduceAsync(topic, partition, message, completion, cancellationToken);
     }
 
-    private static async Task<DeliveryResult<TKey, TValue>> AwaitDeliveryAsync(AsyncDelivery target)
+    private async Task<DeliveryResult<TKey, TValue>> SlowProduceAsync(string topic, int partition, Message<TKey, TValue> message,
+        TaskCompletionSource<DeliveryResult<TKey, TValue>> completion, CancellationToken cancellationToken)
     {
-        var result = await target.Task.ConfigureAwait(false);
-        return result.Error is null ? result : throw new ProduceException<TKey, TValue>(result, result.Error);
-    }
-
-    private async Task<DeliveryResult<TKey, TValue>> SlowProduceAsync(string topic, int partition, Message<TKey, TValue> message, AsyncDelivery target, CancellationToken cancellationToken)
-    {
-        await EnqueueWhenReadyAsync(topic, partition, message, target, cancellationToken).ConfigureAwait(false);
-        return await AwaitDeliveryAsync(target).ConfigureAwait(false);
+        await EnqueueWhenReadyAsync(topic, partition, message, completion, cancellationToken).ConfigureAwait(false);
+        return await completion.Task.ConfigureAwait(false);
     }
 
     /// <summary>True when a record may be enqueued at once: metadata known, buffer room, and nobody waiting ahead of it.</summary>
@@ -117,7 +115,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     /// FIFO gate and no call takes the fast path while any wait, so records keep the order of the
     /// produce calls. Java's send() blocks here too, bounded by max.block.ms.
     /// </summary>
-    private async Task EnqueueWhenReadyAsync(string topic, int partition, Message<TKey, TValue> message, DeliveryTarget target, CancellationToken cancellationToken)
+    private async Task EnqueueWhenReadyAsync(string topic, int partition, Message<TKey, TValue> message, object? target, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.MaxBlock);
@@ -178,19 +176,19 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     {
         ArgumentNullException.ThrowIfNull(message);
         int partitionCount = TryGetPartitionCount(topic);
-        var target = onDelivery is null ? IgnoreDelivery.Instance : (DeliveryTarget)new CallbackDelivery(onDelivery);
+        // The caller's delegate is the record's delivery target as is: nothing is allocated per record for it.
         if (!CanEnqueueNow(partitionCount))
         {
-            EnqueueWhenReadyAsync(topic, partition, message, target, CancellationToken.None).GetAwaiter().GetResult();
+            EnqueueWhenReadyAsync(topic, partition, message, onDelivery, CancellationToken.None).GetAwaiter().GetResult();
             return;
         }
-        Enqueue(topic, partition, partitionCount, message, target);
+        Enqueue(topic, partition, partitionCount, message, onDelivery);
     }
 
     private static ProduceException<TKey, TValue> Failed(string topic, int partition, Message<TKey, TValue> message, KafkaException error) =>
         new(new DeliveryResult<TKey, TValue> { Topic = topic, Partition = partition, Message = message, Status = PersistenceStatus.NotPersisted, Error = error }, error);
 
-    private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, DeliveryTarget target)
+    private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, object? target)
     {
         if (Volatile.Read(ref _closed) != 0)
         {
@@ -386,6 +384,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         {
             await _client.Result.DisposeAsync().ConfigureAwait(false);
         }
+        _wake.Dispose();
         _stopping.Dispose();
     }
 
@@ -434,29 +433,6 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
                 }
             });
             return list.ToArray();
-        }
-    }
-
-    private sealed class AsyncDelivery : DeliveryTarget
-    {
-        private readonly TaskCompletionSource<DeliveryResult<TKey, TValue>> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task<DeliveryResult<TKey, TValue>> Task => _completion.Task;
-
-        public override void Complete(object message, in DeliveryOutcome outcome) => _completion.TrySetResult(ToResult(message, outcome));
-    }
-
-    private sealed class CallbackDelivery(Action<DeliveryResult<TKey, TValue>> callback) : DeliveryTarget
-    {
-        public override void Complete(object message, in DeliveryOutcome outcome) => callback(ToResult(message, outcome));
-    }
-
-    private sealed class IgnoreDelivery : DeliveryTarget
-    {
-        public static readonly IgnoreDelivery Instance = new();
-
-        public override void Complete(object message, in DeliveryOutcome outcome)
-        {
         }
     }
 

@@ -38,11 +38,19 @@ public enum PersistenceStatus
     NotPersisted = 2,
 }
 
-/// <summary>Where a record was written, or why it was not.</summary>
+/// <summary>
+/// Where a record was written, or why it was not. A value: each delivery callback and each
+/// <c>ProduceAsync</c> gets its own copy, and nothing is allocated for it.
+/// </summary>
 /// <typeparam name="TKey">Key type.</typeparam>
 /// <typeparam name="TValue">Value type.</typeparam>
-public sealed class DeliveryResult<TKey, TValue>
+public readonly record struct DeliveryResult<TKey, TValue>
 {
+    /// <summary>An empty result: partition and offset -1. Set <see cref="Topic"/> and <see cref="Message"/>.</summary>
+    public DeliveryResult()
+    {
+    }
+
     /// <summary>The topic.</summary>
     public required string Topic { get; init; }
 

@@ -2,23 +2,31 @@ using KafkaClient.Protocol.Records;
 
 namespace KafkaClient.Producer;
 
-/// <summary>What to call when a record's delivery is decided.</summary>
-internal abstract class DeliveryTarget
-{
-    /// <summary>Reports the outcome for <paramref name="message"/>.</summary>
-    public abstract void Complete(object message, in DeliveryOutcome outcome);
-}
-
 /// <summary>The outcome of one record.</summary>
 internal readonly record struct DeliveryOutcome(string Topic, int Partition, long Offset, long TimestampMs, PersistenceStatus Status, Errors.KafkaException? Error);
 
-/// <summary>One record's bookkeeping inside a batch: who to tell, and about what.</summary>
-internal readonly record struct DeliveryEntry(DeliveryTarget Target, object Message, long TimestampMs, System.Diagnostics.Activity? Activity = null);
+/// <summary>
+/// One record's bookkeeping inside a batch: who to tell (the producer's own object: a delivery
+/// callback, a task completion source, or null for nobody; no wrapper is allocated per record),
+/// the message, its timestamp, and its tracing span.
+/// </summary>
+internal readonly record struct DeliveryEntry(object? Target, object Message, long TimestampMs, System.Diagnostics.Activity? Activity = null);
+
+/// <summary>The producer id and epoch that a partition's sequence numbers belong to.</summary>
+internal readonly record struct ProducerStamp(long Id, short Epoch)
+{
+    /// <summary>No producer id (not idempotent, or not known yet).</summary>
+    public static ProducerStamp None { get; } = new(-1, -1);
+
+    /// <summary>True for a producer id obtained from the broker.</summary>
+    public bool IsValid => Id >= 0;
+}
 
 /// <summary>
 /// Records for one partition on their way to the broker: the encoded batch plus, per record, who
 /// to tell when it is acknowledged. Closed batches are immutable apart from the producer fields
-/// (id, epoch, base sequence), which are stamped when the batch is first sent.
+/// (id, epoch, base sequence), which are stamped when the batch is first drained and kept through
+/// retries (unless the partition is resequenced after an epoch bump).
 /// </summary>
 internal sealed class ProducerBatch
 {
@@ -31,24 +39,34 @@ internal sealed class ProducerBatch
         CreatedTimestamp = createdTimestamp;
     }
 
-    public TopicPartition Partition { get; }
+    public TopicPartition Partition { get; private set; }
 
-    public RecordBatchWriter Writer { get; private set; }
+    public RecordBatchWriter Writer { get; }
 
     public long CreatedTimestamp { get; private set; }
 
-    /// <summary>Makes a completed batch ready for reuse (its entry array is kept; the records it referenced are released).</summary>
-    public void Recycle(RecordBatchWriter writer, long createdTimestamp)
+    /// <summary>Forgets the records of a completed batch (the messages and callbacks it referenced), keeping its arrays and buffers for reuse.</summary>
+    public void Clear()
     {
         Array.Clear(_entries, 0, RecordCount);
-        Writer = writer;
-        CreatedTimestamp = createdTimestamp;
         RecordCount = 0;
+        Encoded = default;
+    }
+
+    /// <summary>Makes a cleared batch ready for reuse by <paramref name="partition"/>: its entry array and writer buffers are kept.</summary>
+    public void Recycle(TopicPartition partition, long createdTimestamp)
+    {
+        Writer.Reset();
+        Partition = partition;
+        CreatedTimestamp = createdTimestamp;
         SizeInBytes = RecordBatchWriter.BatchHeaderSize;
         IsClosed = false;
         Attempts = 0;
         RetryNotBefore = 0;
         BaseSequence = -1;
+        Producer = ProducerStamp.None;
+        Ordinal = -1;
+        IsResend = false;
         Encoded = default;
     }
 
@@ -71,6 +89,15 @@ internal sealed class ProducerBatch
     /// <summary>The sequence of the first record under idempotence, or -1 until assigned.</summary>
     public int BaseSequence { get; set; } = -1;
 
+    /// <summary>The producer id and epoch <see cref="BaseSequence"/> belongs to.</summary>
+    public ProducerStamp Producer { get; set; } = ProducerStamp.None;
+
+    /// <summary>The batch's place in its partition (drain order, kept through retries), or -1 before its first drain.</summary>
+    public long Ordinal { get; set; } = -1;
+
+    /// <summary>True while the batch is in flight again with the sequences of an earlier send (a retry the broker may already hold).</summary>
+    public bool IsResend { get; set; }
+
     public ReadOnlySpan<DeliveryEntry> Entries => _entries.AsSpan(0, RecordCount);
 
     public void Add(in DeliveryEntry entry, int recordSize)
@@ -87,32 +114,69 @@ internal sealed class ProducerBatch
 /// <summary>
 /// The producer's accumulator: per-partition queues of batches, filled by produce calls and
 /// drained by the sender. Pure data and locks, no I/O; time is passed in, so it is tested with
-/// fake time. One batch per partition is in flight at a time, which keeps per-partition order
-/// through retries.
+/// fake time.
 /// </summary>
+/// <remarks>
+/// <para>
+/// In flight per partition: an idempotent producer may have up to <c>maxInFlightPerPartition</c>
+/// (at most 5, what the broker remembers for duplicate detection) batches of one partition in
+/// flight; sequences are assigned here, at drain time, in drain order. A retried batch keeps its
+/// producer id, epoch and sequence, goes back into the queue in drain order, and is sent again only
+/// once every earlier batch of its partition is resolved; while a resent batch is in flight nothing
+/// else of its partition is sent (so recovery is one batch at a time, as in the Java client).
+/// </para>
+/// <para>
+/// A producer without idempotence keeps one batch per partition in flight: its retries could
+/// otherwise be overtaken by (and, lacking sequences, not be told apart from) later batches, which
+/// would reorder records. Java documents such reordering with <c>max.in.flight &gt; 1</c>; we keep order instead.
+/// </para>
+/// <para>
+/// Epoch changes are per partition: after an epoch bump (or a new producer id) a partition keeps
+/// retrying its unresolved batches under the producer they were stamped with, and starts the new
+/// producer's sequences at 0 only once nothing of the old one is in flight or waiting. A partition
+/// whose sequence state the broker lost (<see cref="Resequence"/>) gives its unacknowledged batches
+/// new sequences under the new producer once its in-flight batches are back.
+/// </para>
+/// </remarks>
 internal sealed class RecordAccumulator
 {
     private readonly Dictionary<TopicPartition, PartitionQueue> _queues = [];
+    private readonly Stack<ProducerBatch> _spareBatches = new();
+    private PartitionQueue[]? _queueArray; // _queues' values for Drain, rebuilt when a partition is added (under the _queues lock)
+    private readonly int _maxSpareBatches;
     private readonly int _batchSize;
     private readonly long _lingerTicks;
     private readonly CompressionType _compression;
     private readonly int? _compressionLevel;
     private readonly long _bufferMemory;
+    private readonly int _maxInFlightPerPartition;
+    private readonly bool _idempotent;
+    private readonly bool _transactional;
     private long _bufferedBytes;
     private int _flushesRequested;
     private int _inFlight;
 
-    public RecordAccumulator(int batchSize, TimeSpan linger, long timestampFrequency, CompressionType compression, int? compressionLevel, long bufferMemory)
+    public RecordAccumulator(int batchSize, TimeSpan linger, long timestampFrequency, CompressionType compression, int? compressionLevel, long bufferMemory,
+        bool idempotent = false, int maxInFlightPerPartition = 1, bool transactional = false)
     {
         _batchSize = batchSize;
         _lingerTicks = (long)(linger.TotalSeconds * timestampFrequency);
         _compression = compression;
         _compressionLevel = compressionLevel;
         _bufferMemory = bufferMemory;
+        _idempotent = idempotent;
+        _transactional = transactional;
+        _maxInFlightPerPartition = idempotent ? Math.Clamp(maxInFlightPerPartition, 1, 5) : 1;
+        // Completed batches (entry arrays and writer buffers) are reused across partitions, up to
+        // what the buffer can hold: once warm, a steady stream of records allocates no batches.
+        _maxSpareBatches = (int)Math.Clamp(bufferMemory / Math.Max(batchSize, 1), 16, 4096);
     }
 
     /// <summary>Bytes of records not yet acknowledged or failed.</summary>
     public long BufferedBytes => Interlocked.Read(ref _bufferedBytes);
+
+    /// <summary>Batches drained and not yet completed or requeued, over all partitions.</summary>
+    public int InFlightCount => Volatile.Read(ref _inFlight);
 
     /// <summary>True when a record of <paramref name="size"/> bytes fits in the buffer now.</summary>
     public bool HasRoomFor(int size) => BufferedBytes + size <= _bufferMemory || BufferedBytes == 0;
@@ -139,11 +203,8 @@ internal sealed class RecordAccumulator
             }
             if (batch is null)
             {
-                var writer = queue.RentWriter();
-                writer.Compression = _compression;
-                writer.CompressionLevel = _compressionLevel;
-                batch = queue.Open = queue.RentBatch(partition, writer, now);
-                size = writer.MeasureRecord(timestampMs, key, value, headers);
+                batch = queue.Open = RentBatch(partition, now);
+                size = batch.Writer.MeasureRecord(timestampMs, key, value, headers);
                 becameReady = true;
             }
             batch.Writer.Append(timestampMs, key, value, headers);
@@ -166,28 +227,44 @@ internal sealed class RecordAccumulator
     /// <summary>Ends a flush started with <see cref="BeginFlush"/>.</summary>
     public void EndFlush() => Interlocked.Decrement(ref _flushesRequested);
 
-    /// <summary>
-    /// Takes, per partition with nothing in flight, the next batch that may be sent at
-    /// <paramref name="now"/>: a full batch, a batch whose linger has passed, any batch during a
-    /// flush; retries wait for their backoff. Also returns when the sender should look again.
-    /// </summary>
-    public List<ProducerBatch> Drain(long now, out long nextCheck)
+    /// <summary>Drains without a producer id (a producer without idempotence, and tests).</summary>
+    public List<ProducerBatch> Drain(long now, out long nextCheck) => Drain(now, ProducerStamp.None, out nextCheck);
+
+    /// <summary>Drains into a new list (tests).</summary>
+    public List<ProducerBatch> Drain(long now, ProducerStamp producer, out long nextCheck)
     {
         var result = new List<ProducerBatch>();
+        Drain(now, producer, result, out nextCheck);
+        return result;
+    }
+
+    /// <summary>
+    /// Takes, per partition with room in flight, the next batch that may be sent at
+    /// <paramref name="now"/>: a full batch, a batch whose linger has passed, any batch during a
+    /// flush; retries wait for their backoff and for every earlier batch of their partition. At
+    /// most one batch per partition per call (a Produce request carries one batch per partition).
+    /// Under idempotence, fresh batches get <paramref name="producer"/>'s next sequences here; with
+    /// no valid <paramref name="producer"/>, batches are handed out unstamped (the sender can then
+    /// only retry or fail them). Also returns when the sender should look again.
+    /// </summary>
+    public void Drain(long now, ProducerStamp producer, List<ProducerBatch> result, out long nextCheck)
+    {
+        result.Clear();
         nextCheck = long.MaxValue;
         // An idle producer (nothing in flight) sends at once: lingering only pays off while a
         // request is on the wire, and waiting would add the linger to every lone record's latency.
         bool flushing = Volatile.Read(ref _flushesRequested) > 0 || Volatile.Read(ref _inFlight) == 0;
+        bool stamp = _idempotent && producer.IsValid;
         PartitionQueue[] queues;
         lock (_queues)
         {
-            queues = [.. _queues.Values];
+            queues = _queueArray ??= [.. _queues.Values];
         }
         foreach (var queue in queues)
         {
             lock (queue)
             {
-                if (queue.InFlight is not null)
+                if (queue.InFlight.Count >= _maxInFlightPerPartition || queue.HasResendInFlight())
                 {
                     continue;
                 }
@@ -205,21 +282,103 @@ internal sealed class RecordAccumulator
                         nextCheck = Math.Min(nextCheck, due);
                     }
                 }
-                if (queue.Ready.TryPeek(out var next))
+                if (!queue.Ready.TryPeek(out var next))
                 {
-                    if (next.RetryNotBefore > now)
-                    {
-                        nextCheck = Math.Min(nextCheck, next.RetryNotBefore);
-                        continue;
-                    }
-                    queue.Ready.Dequeue();
-                    queue.InFlight = next;
-                    Interlocked.Increment(ref _inFlight);
-                    result.Add(next);
+                    continue;
                 }
+                if (next.RetryNotBefore > now)
+                {
+                    nextCheck = Math.Min(nextCheck, next.RetryNotBefore);
+                    continue;
+                }
+                if (stamp && !TryResequence(queue, producer))
+                {
+                    continue;
+                }
+                if (stamp && queue.InFlight.Count > 0 && !queue.HasAcknowledged)
+                {
+                    // A broker accepts any first sequence from a producer it has no state for, so a
+                    // later batch could be written ahead of a first one that failed: until a batch
+                    // of the partition's producer is acknowledged, one batch at a time.
+                    continue;
+                }
+                bool keepsSequence = next.BaseSequence >= 0;
+                if (keepsSequence && queue.HasInFlightBefore(next.Ordinal))
+                {
+                    // A retry goes once every earlier batch of its partition is resolved (a
+                    // completion wakes the sender).
+                    continue;
+                }
+                if (stamp && !keepsSequence && !TryStamp(queue, next, producer))
+                {
+                    continue;
+                }
+
+                queue.Ready.Dequeue();
+                if (next.Ordinal < 0)
+                {
+                    next.Ordinal = queue.NextOrdinal++;
+                }
+                // A batch given new sequences (after a gap) is new to the broker: no need to send it alone.
+                next.IsResend = next.Attempts > 0 && keepsSequence;
+                queue.InFlight.Add(next);
+                Interlocked.Increment(ref _inFlight);
+                result.Add(next);
             }
         }
-        return result;
+    }
+
+    /// <summary>
+    /// When the broker lost (or rejects) the partition's sequence state under a producer, starts it
+    /// over at sequence 0 under a newer one (KIP-360), once nothing of the old one is in flight:
+    /// every batch not yet acknowledged gets new sequences. False while the partition must wait.
+    /// </summary>
+    private static bool TryResequence(PartitionQueue queue, ProducerStamp producer)
+    {
+        if (queue.ResequenceAfter is not { } stale)
+        {
+            return true;
+        }
+        if (queue.InFlight.Count > 0 || producer == stale)
+        {
+            return false;
+        }
+        foreach (var batch in queue.Ready)
+        {
+            batch.BaseSequence = -1;
+            batch.Producer = ProducerStamp.None;
+        }
+        queue.Producer = producer;
+        queue.NextSequence = 0;
+        queue.HasAcknowledged = false;
+        queue.ResequenceAfter = null;
+        return true;
+    }
+
+    /// <summary>Gives a batch never stamped (or resequenced) the partition's next sequences, or returns false when it must wait.</summary>
+    private bool TryStamp(PartitionQueue queue, ProducerBatch next, ProducerStamp producer)
+    {
+        if (queue.Producer != producer)
+        {
+            // A new producer id or epoch starts at sequence 0, but only once the partition's
+            // batches of the previous one are resolved: they are retried under their own epoch,
+            // so the broker can still drop them as duplicates.
+            if (queue.InFlight.Count > 0)
+            {
+                return false;
+            }
+            queue.Producer = producer;
+            queue.NextSequence = 0;
+            queue.HasAcknowledged = false;
+        }
+        next.Producer = producer;
+        next.BaseSequence = queue.NextSequence;
+        queue.NextSequence = unchecked(queue.NextSequence + next.RecordCount) & int.MaxValue;
+        next.Writer.ProducerId = producer.Id;
+        next.Writer.ProducerEpoch = producer.Epoch;
+        next.Writer.BaseSequence = next.BaseSequence;
+        next.Writer.IsTransactional = _transactional;
+        return true;
     }
 
     /// <summary>True when no record is waiting or in flight.</summary>
@@ -233,7 +392,7 @@ internal sealed class RecordAccumulator
                 {
                     lock (queue)
                     {
-                        if (queue.InFlight is not null || queue.Ready.Count > 0 || queue.Open is { RecordCount: > 0 })
+                        if (queue.InFlight.Count > 0 || queue.Ready.Count > 0 || queue.Open is { RecordCount: > 0 })
                         {
                             return false;
                         }
@@ -244,81 +403,129 @@ internal sealed class RecordAccumulator
         }
     }
 
-    /// <summary>Assigns the next sequence numbers of the partition to <paramref name="batch"/> if it has none.</summary>
-    public void AssignSequence(ProducerBatch batch)
+    /// <summary>
+    /// True when a batch of the same partition drained before <paramref name="batch"/> is neither
+    /// acknowledged nor failed: it is in flight or waiting to be retried. A sequence error on
+    /// <paramref name="batch"/> is then the consequence of that batch's failure (the broker saw a
+    /// gap because the earlier one was not written), not a real gap: retry, without an epoch bump.
+    /// </summary>
+    public bool HasUnresolvedBefore(ProducerBatch batch)
     {
         var queue = GetQueue(batch.Partition);
         lock (queue)
         {
-            if (batch.BaseSequence < 0)
+            return queue.HasInFlightBefore(batch.Ordinal)
+                || (queue.Ready.TryPeek(out var head) && head.Ordinal >= 0 && head.Ordinal < batch.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// The broker lost or rejects <paramref name="partition"/>'s sequence state under
+    /// <paramref name="stale"/> (a real gap, UNKNOWN_PRODUCER_ID): its unacknowledged batches get
+    /// new sequences under the next producer id or epoch, once its in-flight batches are back.
+    /// Does nothing if the partition already moved past <paramref name="stale"/>.
+    /// </summary>
+    public void Resequence(TopicPartition partition, ProducerStamp stale)
+    {
+        var queue = GetQueue(partition);
+        lock (queue)
+        {
+            if (queue.Producer == stale)
             {
-                batch.BaseSequence = queue.NextSequence;
-                queue.NextSequence = unchecked(queue.NextSequence + batch.RecordCount) & int.MaxValue;
+                queue.ResequenceAfter = stale;
             }
         }
     }
 
-    /// <summary>A batch was acknowledged or failed for good: frees its partition and buffer space.</summary>
-    public void Complete(ProducerBatch batch)
+    /// <summary>
+    /// A batch was acknowledged (<paramref name="acknowledged"/>) or failed for good: frees its
+    /// partition and buffer space. A batch failed before it was ever sent gives back its sequences
+    /// when it holds the partition's last ones.
+    /// </summary>
+    public void Complete(ProducerBatch batch, bool acknowledged = true)
     {
         var queue = GetQueue(batch.Partition);
         lock (queue)
         {
-            if (ReferenceEquals(queue.InFlight, batch))
+            if (queue.InFlight.Remove(batch))
             {
-                queue.InFlight = null;
                 Interlocked.Decrement(ref _inFlight);
             }
-            queue.ReturnWriter(batch.Writer);
-            queue.ReturnBatch(batch);
+            if (acknowledged && batch.Producer == queue.Producer)
+            {
+                queue.HasAcknowledged = true;
+            }
+            if (batch.Attempts == 0 && batch.BaseSequence >= 0 && batch.Producer == queue.Producer
+                && queue.NextSequence == (unchecked(batch.BaseSequence + batch.RecordCount) & int.MaxValue))
+            {
+                queue.NextSequence = batch.BaseSequence;
+            }
         }
         Interlocked.Add(ref _bufferedBytes, -(batch.SizeInBytes - RecordBatchWriter.BatchHeaderSize));
+        ReturnBatch(batch);
     }
 
-    /// <summary>A batch will be retried: it goes back to the front of its partition's queue.</summary>
+    private ProducerBatch RentBatch(TopicPartition partition, long now)
+    {
+        ProducerBatch? batch;
+        lock (_spareBatches)
+        {
+            _spareBatches.TryPop(out batch);
+        }
+        if (batch is null)
+        {
+            batch = new ProducerBatch(partition, new RecordBatchWriter(Math.Max(_batchSize, 1024)), now);
+        }
+        else
+        {
+            batch.Recycle(partition, now);
+        }
+        batch.Writer.Compression = _compression;
+        batch.Writer.CompressionLevel = _compressionLevel;
+        return batch;
+    }
+
+    private void ReturnBatch(ProducerBatch batch)
+    {
+        batch.Clear();
+        lock (_spareBatches)
+        {
+            if (_spareBatches.Count < _maxSpareBatches)
+            {
+                _spareBatches.Push(batch);
+                return;
+            }
+        }
+        batch.Writer.Dispose();
+    }
+
+    /// <summary>A batch will be retried: it goes back into its partition's queue in drain order, ahead of newer batches.</summary>
     public void Requeue(ProducerBatch batch, long retryNotBefore)
     {
         var queue = GetQueue(batch.Partition);
         lock (queue)
         {
             batch.RetryNotBefore = retryNotBefore;
-            if (ReferenceEquals(queue.InFlight, batch))
+            batch.IsResend = false;
+            if (queue.InFlight.Remove(batch))
             {
-                queue.InFlight = null;
                 Interlocked.Decrement(ref _inFlight);
             }
             var rest = queue.Ready.ToArray();
             queue.Ready.Clear();
-            queue.Ready.Enqueue(batch);
+            bool placed = false;
             foreach (var b in rest)
             {
+                if (!placed && (b.Ordinal < 0 || b.Ordinal > batch.Ordinal))
+                {
+                    queue.Ready.Enqueue(batch);
+                    placed = true;
+                }
                 queue.Ready.Enqueue(b);
             }
-        }
-    }
-
-    /// <summary>
-    /// After a producer epoch bump every partition's sequence restarts at 0, and batches not yet
-    /// acknowledged get new sequences when next sent.
-    /// </summary>
-    public void ResetSequences()
-    {
-        lock (_queues)
-        {
-            foreach (var queue in _queues.Values)
+            if (!placed)
             {
-                lock (queue)
-                {
-                    queue.NextSequence = 0;
-                    foreach (var batch in queue.Ready)
-                    {
-                        batch.BaseSequence = -1;
-                    }
-                    if (queue.InFlight is { } inFlight)
-                    {
-                        inFlight.BaseSequence = -1;
-                    }
-                }
+                queue.Ready.Enqueue(batch);
             }
         }
     }
@@ -353,6 +560,7 @@ internal sealed class RecordAccumulator
             if (!_queues.TryGetValue(partition, out var queue))
             {
                 _queues[partition] = queue = new PartitionQueue();
+                _queueArray = null;
             }
             return queue;
         }
@@ -360,55 +568,51 @@ internal sealed class RecordAccumulator
 
     private sealed class PartitionQueue
     {
-        private readonly Stack<RecordBatchWriter> _spareWriters = new();
-        private readonly Stack<ProducerBatch> _spareBatches = new();
-
-        public ProducerBatch RentBatch(TopicPartition partition, RecordBatchWriter writer, long now)
-        {
-            if (_spareBatches.TryPop(out var batch))
-            {
-                batch.Recycle(writer, now);
-                return batch;
-            }
-            return new ProducerBatch(partition, writer, now);
-        }
-
-        public void ReturnBatch(ProducerBatch batch)
-        {
-            if (_spareBatches.Count < 4)
-            {
-                _spareBatches.Push(batch);
-            }
-        }
-
         public ProducerBatch? Open { get; set; }
 
+        /// <summary>Closed batches: retries first, in drain order, then new batches in append order.</summary>
         public Queue<ProducerBatch> Ready { get; } = new();
 
-        public ProducerBatch? InFlight { get; set; }
+        /// <summary>Drained and not yet acknowledged, failed or requeued, in drain order.</summary>
+        public List<ProducerBatch> InFlight { get; } = new(5);
 
+        /// <summary>The next sequence of <see cref="Producer"/> in this partition.</summary>
         public int NextSequence { get; set; }
 
-        public RecordBatchWriter RentWriter()
+        /// <summary>The producer id and epoch this partition's sequences currently belong to.</summary>
+        public ProducerStamp Producer { get; set; } = ProducerStamp.None;
+
+        /// <summary>True once the broker acknowledged a batch of <see cref="Producer"/> in this partition (it has state for it).</summary>
+        public bool HasAcknowledged { get; set; }
+
+        /// <summary>Set when the partition must start over at sequence 0 under a producer newer than this one.</summary>
+        public ProducerStamp? ResequenceAfter { get; set; }
+
+        /// <summary>The ordinal the next drained batch gets.</summary>
+        public long NextOrdinal { get; set; }
+
+        public bool HasInFlightBefore(long ordinal)
         {
-            if (_spareWriters.TryPop(out var writer))
+            foreach (var batch in InFlight)
             {
-                writer.Reset();
-                return writer;
+                if (batch.Ordinal < ordinal)
+                {
+                    return true;
+                }
             }
-            return new RecordBatchWriter();
+            return false;
         }
 
-        public void ReturnWriter(RecordBatchWriter writer)
+        public bool HasResendInFlight()
         {
-            if (_spareWriters.Count < 4)
+            foreach (var batch in InFlight)
             {
-                _spareWriters.Push(writer);
+                if (batch.IsResend)
+                {
+                    return true;
+                }
             }
-            else
-            {
-                writer.Dispose();
-            }
+            return false;
         }
     }
 }
