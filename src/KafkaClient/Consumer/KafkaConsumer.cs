@@ -133,7 +133,8 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     public void Subscribe(Regex pattern)
     {
         ArgumentNullException.ThrowIfNull(pattern);
-        SubscribeCore([], pattern);
+        // The whole topic name must match (as Java's Pattern.matcher(topic).matches()), not just a part of it.
+        SubscribeCore([], new Regex($@"\A(?:{pattern})\z", pattern.Options, pattern.MatchTimeout));
     }
 
     private void SubscribeCore(IReadOnlyList<string> topics, Regex? pattern)
