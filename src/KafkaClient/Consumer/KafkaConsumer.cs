@@ -585,8 +585,9 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
             key = _keyDeserializer.Deserialize(new ReadOnlySequence<byte>(record.KeyMemory), record.IsKeyNull, new DeserializationContext(topic, IsKey: true));
             value = _valueDeserializer.Deserialize(new ReadOnlySequence<byte>(record.ValueMemory), record.IsValueNull, new DeserializationContext(topic, IsKey: false));
         }
-        catch (Exception ex) when (ex is not KafkaSerializationException)
+        catch (Exception ex) when (ex is not KafkaSerializationException { Record: not null })
         {
+            // The built-in deserializers throw KafkaSerializationException without the record; wrap those too.
             throw new KafkaSerializationException($"The record at {topic}[{partition}]@{record.Offset} could not be deserialized: {ex.Message} Seek past it to skip it.", ex)
             {
                 Record = new TopicPartitionOffset(new TopicPartition(topic, partition), record.Offset),
