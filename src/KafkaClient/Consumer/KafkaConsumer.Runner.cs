@@ -204,6 +204,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 state.Position = result.Offset + 1;
                 state.PositionEpoch = result.LeaderEpoch;
             }
+            if (KafkaDiagnostics.ActivitySource.HasListeners())
+            {
+                ConsumerTracing.RecordReceived(state.TopicPartition, chunk[chunk.Index].Record, _options.GroupId);
+            }
             chunk.Index++;
             try
             {
@@ -247,6 +251,13 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 state.Position = last.Offset + 1;
                 state.PositionEpoch = last.LeaderEpoch;
                 highWatermark = state.HighWatermark;
+            }
+            if (KafkaDiagnostics.ActivitySource.HasListeners())
+            {
+                for (int i = 0; i < take; i++)
+                {
+                    ConsumerTracing.RecordReceived(state.TopicPartition, chunk[chunk.Index + i].Record, _options.GroupId);
+                }
             }
             chunk.Index += take;
             var batch = new ConsumeBatch<TKey, TValue>(state.TopicPartition, records, highWatermark,
