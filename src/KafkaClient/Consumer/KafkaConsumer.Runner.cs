@@ -209,6 +209,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 return;
             }
             var result = Deserialize(state.Topic, state.Partition, chunk[chunk.Index]);
+            if (KafkaDiagnostics.ActivitySource.HasListeners())
+            {
+                ConsumerTracing.RecordReceived(state.TopicPartition, chunk[chunk.Index].Record, _options.GroupId);
+            }
             chunk.Index++;
             chunk.PublishDelivered(result.Offset + 1, result.LeaderEpoch);
             try
@@ -244,6 +248,13 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     return;
                 }
                 highWatermark = state.HighWatermark;
+            }
+            if (KafkaDiagnostics.ActivitySource.HasListeners())
+            {
+                for (int i = 0; i < take; i++)
+                {
+                    ConsumerTracing.RecordReceived(state.TopicPartition, chunk[chunk.Index + i].Record, _options.GroupId);
+                }
             }
             chunk.Index += take;
             chunk.PublishDelivered(last.Offset + 1, last.LeaderEpoch);

@@ -133,7 +133,8 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     public void Subscribe(Regex pattern)
     {
         ArgumentNullException.ThrowIfNull(pattern);
-        SubscribeCore([], pattern);
+        // The whole topic name must match (as Java's Pattern.matcher(topic).matches()), not just a part of it.
+        SubscribeCore([], new Regex($@"\A(?:{pattern})\z", pattern.Options, pattern.MatchTimeout));
     }
 
     private void SubscribeCore(IReadOnlyList<string> topics, Regex? pattern)
@@ -576,8 +577,9 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
             key = _keyDeserializer.Deserialize(new ReadOnlySequence<byte>(record.KeyMemory), record.IsKeyNull, new DeserializationContext(topic, IsKey: true));
             value = _valueDeserializer.Deserialize(new ReadOnlySequence<byte>(record.ValueMemory), record.IsValueNull, new DeserializationContext(topic, IsKey: false));
         }
-        catch (Exception ex) when (ex is not KafkaSerializationException)
+        catch (Exception ex) when (ex is not KafkaSerializationException { Record: not null })
         {
+            // The built-in deserializers throw KafkaSerializationException without the record; wrap those too.
             throw new KafkaSerializationException($"The record at {topic}[{partition}]@{record.Offset} could not be deserialized: {ex.Message} Seek past it to skip it.", ex)
             {
                 Record = new TopicPartitionOffset(new TopicPartition(topic, partition), record.Offset),

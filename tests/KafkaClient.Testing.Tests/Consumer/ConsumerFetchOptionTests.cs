@@ -79,6 +79,43 @@ public sealed class ConsumerFetchOptionTests(EmbeddedClusterFixture fixture) : I
         answers.Count.Should().BeGreaterThanOrEqualTo(15);
     }
 
+    /// <summary>
+    /// A fetch is waiting at the broker (10 s FetchMaxWait) when five ~1.1 KB records are written one at a time: with
+    /// FetchMinBytes 5,000 the broker holds it until all five are there, so they come in one response.
+    /// </summary>
+    [Fact]
+    public async Task FetchMinBytes_holds_a_fetch_until_enough_bytes_arrived()
+    {
+        string topic = NewTopic(Cluster, "minbytes");
+        var spy = Cluster.Spy(ApiKey.Fetch);
+        string client = NewClientId("minbytes");
+        await using var consumer = new KafkaConsumer<string, string>(Options(client) with { FetchMinBytes = 5000, FetchMaxWait = TimeSpan.FromSeconds(10) });
+        consumer.Assign([new TopicPartitionOffset(topic, 0, Offset.Beginning)]);
+        await WaitUntilAsync(() => spy.Arrived.Any(a => a.ClientId == client), Deadline, "a fetch is waiting at the broker");
+
+        await ProduceOneBatchEachAsync(Cluster, topic, 0, 5, ValueBytes);
+        ShouldBeInOrder(await ConsumeAsync(consumer, 5), 5);
+
+        spy.From(client).Select(s => (FetchRequest)s.Request).Should().OnlyContain(r => r.MinBytes == 5000 && r.MaxWaitMs == 10_000);
+        Answers(spy, client).First().Batches.Should().Be(5, "the first answer waited for 5,000 bytes");
+    }
+
+    /// <summary>FetchMinBytes is never reached, yet records arrive: FetchMaxWait (sent as MaxWaitMs) bounds how long the broker holds a fetch.</summary>
+    [Fact]
+    public async Task FetchMaxWait_bounds_a_fetch_that_never_reaches_FetchMinBytes()
+    {
+        string topic = NewTopic(Cluster, "maxwait");
+        await ProduceAsync(Cluster, topic, 0, 3);
+        var spy = Cluster.Spy(ApiKey.Fetch);
+        string client = NewClientId("maxwait");
+        await using var consumer = new KafkaConsumer<string, string>(Options(client) with { FetchMinBytes = 10_000_000, FetchMaxWait = TimeSpan.FromMilliseconds(150) });
+        consumer.Assign([new TopicPartitionOffset(topic, 0, Offset.Beginning)]);
+
+        ShouldBeInOrder(await ConsumeAsync(consumer, 3), 3);
+
+        spy.From(client).Select(s => (FetchRequest)s.Request).Should().NotBeEmpty().And.OnlyContain(r => r.MaxWaitMs == 150 && r.MinBytes == 10_000_000);
+    }
+
     [Fact]
     public async Task A_batch_larger_than_MaxPartitionFetchBytes_still_comes_whole()
     {

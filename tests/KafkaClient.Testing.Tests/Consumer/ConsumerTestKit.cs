@@ -201,8 +201,12 @@ internal sealed class ApiSpy(IApiHandler inner) : IApiHandler
 
     public IEnumerable<SpiedRequest> From(string clientId) => _seen.Where(s => s.ClientId == clientId);
 
+    /// <summary>Requests as they arrive (before they are answered), by client id.</summary>
+    public ConcurrentQueue<(string? ClientId, IKafkaRequest Request)> Arrived { get; } = new();
+
     public async ValueTask<IKafkaResponse?> HandleAsync(RequestContext context, IKafkaRequest request, CancellationToken cancellationToken)
     {
+        Arrived.Enqueue((context.Header.ClientId, request));
         var response = Override is { } handle
             ? await handle(context, request, Inner, cancellationToken)
             : await Inner.HandleAsync(context, request, cancellationToken);
