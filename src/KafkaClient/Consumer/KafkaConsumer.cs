@@ -551,7 +551,9 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 result = Deserialize(state.Topic, state.Partition, decoded);
                 lock (_sync)
                 {
-                    if (chunk.Version != state.Version)
+                    // A partition being revoked hands out nothing more: its position is about to be committed
+                    // for the next owner, who would read again whatever this member took after that.
+                    if (chunk.Version != state.Version || state.Revoking)
                     {
                         FinishChunkLocked(chunk, stale: true);
                         continue;

@@ -96,7 +96,7 @@ internal sealed class PartitionState
     /// <summary>Runner workers processing this partition's records right now (0 or 1).</summary>
     public int Processing { get; set; }
 
-    /// <summary>Set while the partition is being revoked: runner workers start no further record of it.</summary>
+    /// <summary>Set while the partition is being revoked: neither runner workers nor the consume methods hand out further records of it.</summary>
     public bool Revoking { get; set; }
 
     /// <summary>Completed when <see cref="Processing"/> drops to 0, for a revocation waiting on it.</summary>
