@@ -166,6 +166,12 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 await EnsureCoordinatorAsync(client, ct).ConfigureAwait(false);
                 await JoinAndSyncAsync(client, ct).ConfigureAwait(false);
             }
+            else if (_coordinatorId < 0)
+            {
+                // The heartbeat task lost the coordinator (it moved, or its broker went away) and cannot
+                // heartbeat until it is found again: without this the member would be expelled unawares.
+                await EnsureCoordinatorAsync(client, ct).ConfigureAwait(false);
+            }
         }
         if (_options.CommitStrategy != CommitStrategy.Manual && Now >= _nextAutoCommit)
         {
@@ -598,10 +604,24 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             // Only a stable member heartbeats (as in Java): during the join and sync the coordinator knows the member is
             // alive, and some coordinators (librdkafka's mock) answer a heartbeat between JoinGroup and SyncGroup with
             // REBALANCE_IN_PROGRESS, which would start another rebalance for nothing.
-            if (_options.GroupId is null || generation < 0 || coordinator < 0 || _membership != MembershipState.Stable)
+            if (_options.GroupId is null || generation < 0 || _membership != MembershipState.Stable)
             {
                 requested?.TrySetResult();
                 lastSuccess = Now;
+                continue;
+            }
+            if (coordinator < 0)
+            {
+                // The membership task is looking for the coordinator. Not finding it within the session
+                // timeout means the coordinator has expired this member, as when heartbeats fail.
+                requested?.TrySetResult();
+                _groupWake.Set();
+                if (_time.GetElapsedTime(lastSuccess) > _options.SessionTimeout && _generation == generation)
+                {
+                    _lostReason = "no coordinator was found within the session timeout";
+                    _lostNeeded = true;
+                    _generation = -1;
+                }
                 continue;
             }
             try

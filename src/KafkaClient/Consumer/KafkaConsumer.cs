@@ -550,9 +550,23 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 var record = decoded.Record;
                 result = Deserialize(state.Topic, state.Partition, decoded);
                 // No lock per record: the progress is published on the chunk and folded into the partition's position
-                // when the chunk ends; a seek in between makes the chunk stale and its progress is ignored.
+                // when the chunk ends. A seek, pause or revocation bumps the version first and then waits for a record
+                // being handed out (HandingOut) before folding, so a record is either counted in the position it
+                // commits or not handed out at all. A partition being revoked hands out nothing more: its position is
+                // about to be committed for the next owner.
+                Interlocked.Exchange(ref state.HandingOut, 1);
+                if (chunk.Version != Volatile.Read(ref state.VersionField) || state.Revoking)
+                {
+                    Volatile.Write(ref state.HandingOut, 0);
+                    lock (_sync)
+                    {
+                        FinishChunkLocked(chunk, stale: true);
+                    }
+                    continue;
+                }
                 chunk.Index++;
                 chunk.PublishDelivered(record.Offset + 1, decoded.LeaderEpoch);
+                Volatile.Write(ref state.HandingOut, 0);
                 if (KafkaDiagnostics.ActivitySource.HasListeners())
                 {
                     ConsumerTracing.RecordReceived(state.TopicPartition, record, _options.GroupId);

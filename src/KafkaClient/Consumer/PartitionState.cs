@@ -96,7 +96,7 @@ internal sealed class PartitionState
     /// <summary>Runner workers processing this partition's records right now (0 or 1).</summary>
     public int Processing { get; set; }
 
-    /// <summary>Set while the partition is being revoked: runner workers start no further record of it.</summary>
+    /// <summary>Set while the partition is being revoked: neither runner workers nor the consume methods hand out further records of it.</summary>
     public bool Revoking { get; set; }
 
     /// <summary>Completed when <see cref="Processing"/> drops to 0, for a revocation waiting on it.</summary>
@@ -142,19 +142,50 @@ internal sealed class PartitionState
         }
     }
 
-    /// <summary>Drops what was fetched ahead and fetches again from the current position (pause).</summary>
+    /// <summary>1 while the consume path hands out a record of this partition (see <see cref="BumpVersionAndFold"/>).</summary>
+    public int HandingOut;
+
+    /// <summary>
+    /// Makes everything fetched so far stale and folds in what the active chunk handed out: the version is bumped first
+    /// (a record not yet handed out then sees it and is dropped), then a record being handed out right now is waited
+    /// for, so its progress is folded too.
+    /// </summary>
+    private void BumpVersionAndFold()
+    {
+        var live = LiveChunk;
+        Interlocked.Increment(ref VersionField);
+        if (live is null)
+        {
+            return;
+        }
+        var spin = new SpinWait();
+        while (Volatile.Read(ref HandingOut) != 0)
+        {
+            spin.SpinOnce();
+        }
+        if (live.Delivered > Position)
+        {
+            Position = live.Delivered;
+            PositionEpoch = live.DeliveredEpoch;
+        }
+        if (live.Processed > StoredOffset)
+        {
+            StoredOffset = live.Processed;
+            StoredEpoch = live.ProcessedEpoch;
+        }
+    }
+
+    /// <summary>Drops what was fetched ahead and fetches again from the current position (pause, revocation).</summary>
     public void Invalidate()
     {
-        Fold();
-        Version++;
+        BumpVersionAndFold();
         FetchPosition = Position;
     }
 
     /// <summary>Moves the position (seek, reset, rewind): everything fetched or being handed out is dropped.</summary>
     public void MoveTo(long position, int leaderEpoch)
     {
-        Fold();
-        Version++;
+        BumpVersionAndFold();
         Position = position;
         PositionEpoch = leaderEpoch;
         FetchPosition = position;

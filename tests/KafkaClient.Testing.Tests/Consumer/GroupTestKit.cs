@@ -54,8 +54,39 @@ internal static class GroupTestKit
         }
     }
 
-    /// <summary>Writes <paramref name="count"/> records, <c>count / partitions</c> to each partition in order: key <c>i</c> goes to partition <c>i % partitions</c> at offset <c>i / partitions</c>.</summary>
-    public static async Task ProduceIndexedAsync(string bootstrap, string topic, int partitions, int count, int valueBytes = 100)
+    /// <summary>Waits until the asynchronous <paramref name="condition"/> holds (a Kafka error counts as not yet), checking every 100 ms.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string because, Func<string>? diagnostics = null)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        while (true)
+        {
+            bool holds;
+            try
+            {
+                holds = await condition();
+            }
+            catch (Errors.KafkaException)
+            {
+                holds = false;
+            }
+            if (holds)
+            {
+                return;
+            }
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0.#} s waiting until {because}.{(diagnostics is null ? "" : Environment.NewLine + diagnostics())}");
+            }
+            await tick.WaitForNextTickAsync(Ct);
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="count"/> records with keys <paramref name="first"/>, <paramref name="first"/> + 1, ...: key <c>i</c> goes to
+    /// partition <c>i % partitions</c>, in order, so a topic filled only this way (from key 0 on) has key <c>i</c> at offset <c>i / partitions</c>.
+    /// </summary>
+    public static async Task ProduceIndexedAsync(string bootstrap, string topic, int partitions, int count, int valueBytes = 100, int first = 0)
     {
         await using var producer = new KafkaProducer<int, byte[]>(new ProducerOptions
         {
@@ -65,7 +96,7 @@ internal static class GroupTestKit
         });
         var value = new byte[valueBytes];
         Exception? failure = null;
-        for (int i = 0; i < count; i++)
+        for (int i = first; i < first + count; i++)
         {
             producer.Produce(new TopicPartition(topic, i % partitions), new Message<int, byte[]> { Key = i, Value = value }, d =>
             {
