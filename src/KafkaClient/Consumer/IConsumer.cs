@@ -98,7 +98,7 @@ public interface IConsumer<TKey, TValue> : IAsyncDisposable
     /// <summary>Records not yet consumed in <paramref name="partition"/> (end offset minus position, by the last fetch), or null when unknown. The end offset is the last stable offset under read_committed.</summary>
     long? Lag(TopicPartition partition);
 
-    /// <summary>The group's committed offsets for <paramref name="partitions"/> (null offset: none committed).</summary>
+    /// <summary>The group's committed offsets for <paramref name="partitions"/> (offset -1: none committed).</summary>
     Task<IReadOnlyList<TopicPartitionOffset>> CommittedAsync(IEnumerable<TopicPartition> partitions, CancellationToken cancellationToken = default);
 
     /// <summary>Marks a record processed: its offset + 1 is what the next commit of its partition writes.</summary>

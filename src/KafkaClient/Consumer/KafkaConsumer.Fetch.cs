@@ -562,8 +562,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         }
     }
 
-    /// <summary>ListOffsets for <paramref name="partitions"/> at <paramref name="timestamp"/> (-2 earliest, -1 latest), asking each leader.</summary>
-    private async Task<Dictionary<TopicPartition, TopicPartitionOffset>> ListOffsetsAsync(IReadOnlyList<TopicPartition> partitions, long timestamp, CancellationToken ct)
+    /// <summary>ListOffsets for <paramref name="partitions"/> at <paramref name="timestamp"/> (-2 earliest, -1 latest), asking each leader, under <paramref name="isolation"/> (default: the consumer's).</summary>
+    private async Task<Dictionary<TopicPartition, TopicPartitionOffset>> ListOffsetsAsync(IReadOnlyList<TopicPartition> partitions, long timestamp, CancellationToken ct, IsolationLevel? isolation = null)
     {
         var client = await ClientAsync(ct).ConfigureAwait(false);
         var result = new Dictionary<TopicPartition, TopicPartitionOffset>();
@@ -581,7 +581,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             var request = new ListOffsetsRequest
             {
                 ReplicaId = -1,
-                IsolationLevel = (sbyte)_options.IsolationLevel,
+                IsolationLevel = (sbyte)(isolation ?? _options.IsolationLevel),
                 Topics = [.. byLeader.GroupBy(p => p.Topic).Select(t => new ListOffsetsRequest.ListOffsetsTopic
                 {
                     Name = t.Key,

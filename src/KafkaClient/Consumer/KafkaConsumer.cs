@@ -394,9 +394,14 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     public async Task<WatermarkOffsets> QueryWatermarkOffsetsAsync(TopicPartition partition, CancellationToken cancellationToken = default)
     {
         var earliest = await ListOffsetsAsync([partition], Offset.Beginning, cancellationToken).ConfigureAwait(false);
-        var latest = await ListOffsetsAsync([partition], Offset.End, cancellationToken).ConfigureAwait(false);
-        long high = latest[partition].Offset;
-        return new WatermarkOffsets(earliest[partition].Offset, high, _options.IsolationLevel == IsolationLevel.ReadCommitted ? high : -1);
+        // Latest under read_committed is the last stable offset: ask read_uncommitted for the high watermark itself.
+        var latest = await ListOffsetsAsync([partition], Offset.End, cancellationToken, IsolationLevel.ReadUncommitted).ConfigureAwait(false);
+        long stable = -1;
+        if (_options.IsolationLevel == IsolationLevel.ReadCommitted)
+        {
+            stable = (await ListOffsetsAsync([partition], Offset.End, cancellationToken).ConfigureAwait(false))[partition].Offset;
+        }
+        return new WatermarkOffsets(earliest[partition].Offset, latest[partition].Offset, stable);
     }
 
     /// <inheritdoc/>

@@ -71,6 +71,7 @@ public sealed class ConsumerIsolationLevelTests(EmbeddedClusterFixture fixture) 
         await WaitUntilAsync(() => consumer.GetWatermarkOffsets(tp).LastStableOffset == 7, Deadline, "the fetch reported the last stable offset");
         consumer.GetWatermarkOffsets(tp).HighWatermark.Should().Be(8);
         consumer.Lag(tp).Should().Be(0, "under read_committed the end is the last stable offset");
+        (await consumer.QueryWatermarkOffsetsAsync(tp, Ct)).Should().Be(new WatermarkOffsets(0, 8, 7), "the query reports the high watermark and the last stable offset apart");
 
         await producer.CommitTransactionAsync(Ct);
         var next = await ConsumeAsync(consumer, 1);
