@@ -497,6 +497,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                         {
                             state.CommittedOffset = found.Offset;
                             state.MoveTo(found.Offset, found.LeaderEpoch);
+                            state.PositionBaseline = found.Offset;
                             state.Pending = PendingPosition.None;
                         }
                         else if (_options.AutoOffsetReset == AutoOffsetReset.Error)
@@ -538,6 +539,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                             continue;
                         }
                         state.MoveTo(offset.Offset, offset.LeaderEpoch);
+                        state.PositionBaseline = offset.Offset;
                         state.Pending = PendingPosition.None;
                     }
                 }

@@ -229,7 +229,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 (long offset, int epoch) = positions
                     ? (state.Pending == PendingPosition.None ? state.CurrentPosition : -1, state.CurrentPositionEpoch)
                     : (state.CurrentStored, state.CurrentStoredEpoch);
-                if (offset >= 0 && offset != state.CommittedOffset)
+                if (offset >= 0 && offset != state.CommittedOffset && (!positions || offset != state.PositionBaseline))
                 {
                     result.Add(new TopicPartitionOffset(state.TopicPartition, offset, epoch));
                 }
@@ -822,6 +822,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 if (_partitions.TryGetValue(o.TopicPartition, out var state))
                 {
                     state.CommittedOffset = o.Offset;
+                    if (o.Offset == state.CurrentPosition)
+                    {
+                        state.PositionBaseline = o.Offset;
+                    }
                 }
             }
         }

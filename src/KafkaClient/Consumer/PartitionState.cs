@@ -90,6 +90,13 @@ internal sealed class PartitionState
 
     public int StoredEpoch { get; set; } = -1;
 
+    /// <summary>
+    /// The position when it was last resolved (committed offset or reset) or committed as a position: a position-based
+    /// commit (auto-commit, revocation, close) writes only a position that moved since, so a partition nothing was
+    /// consumed from never overwrites an offset the application committed explicitly.
+    /// </summary>
+    public long PositionBaseline { get; set; } = -1;
+
     /// <summary>The last offset this consumer committed or found committed, or -1.</summary>
     public long CommittedOffset { get; set; } = -1;
 
