@@ -107,6 +107,11 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     {
                         lock (_sync)
                         {
+                            if (chunk.Version == chunk.State.Version && !chunk.State.Removed)
+                            {
+                                // Fetched, never processed: fetch it again from the position when consuming resumes.
+                                chunk.State.Invalidate();
+                            }
                             FinishChunkLocked(chunk, stale: true);
                         }
                     }
@@ -151,6 +156,12 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     {
                         lock (_sync)
                         {
+                            if (chunk.Index < chunk.Count && chunk.Version == state.Version && !state.Removed)
+                            {
+                                // Stopped part-way (the runner is stopping, or the partition is being revoked): the
+                                // position stays after the last record handed out and the rest is fetched again.
+                                state.Invalidate();
+                            }
                             FinishChunkLocked(chunk, stale: chunk.Version != state.Version);
                             chunk.Release(ReturnBuffer);
                             _finished.Remove(chunk);

@@ -233,7 +233,6 @@ public sealed class ConsumerChurnTests(ConsumerGroupFixture fixture) : IClassFix
                 {
                     continue;
                 }
-                committedSamples++;
                 long sum = 0;
                 foreach (var c in committed)
                 {
@@ -249,6 +248,7 @@ public sealed class ConsumerChurnTests(ConsumerGroupFixture fixture) : IClassFix
                     lastCommitted[p] = Math.Max(lastCommitted[p], c.Offset);
                 }
                 Interlocked.Exchange(ref committedSum, sum);
+                Interlocked.Increment(ref committedSamples);
             }
         }, Ct);
 
@@ -290,6 +290,9 @@ public sealed class ConsumerChurnTests(ConsumerGroupFixture fixture) : IClassFix
             int coordinator = Cluster.State.CoordinatorFor(group);
             log.Note("test", $"stopping the coordinator, broker {coordinator}");
             await Cluster.StopBrokerAsync(coordinator, Ct);
+            // A baseline sampled wholly after the stop; whatever is committed later reached the new coordinator.
+            int samplesAtStop = Volatile.Read(ref committedSamples);
+            await WaitUntilAsync(() => Volatile.Read(ref committedSamples) >= samplesAtStop + 2, StepTimeout, "the committed offsets are sampled after the stop", null, Diagnostics);
             long committedBefore = Interlocked.Read(ref committedSum);
             await FlowAsync(step);
             await WaitUntilAsync(() => Interlocked.Read(ref committedSum) > committedBefore, StepTimeout,
