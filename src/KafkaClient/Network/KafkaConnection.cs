@@ -183,12 +183,24 @@ internal sealed class KafkaConnection : IAsyncDisposable
             return TResponse.Read(ref reader, v);
         }, cancellationToken);
 
-    private async Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken)
+    private Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken)
     {
+        // Not an async method: the pending request's own task is returned (no state machine per request).
         var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), decode);
-        Encode(pending, request, version);
-        Enqueue(pending, cancellationToken);
-        return await pending.ResponseTask.ConfigureAwait(false);
+        try
+        {
+            Encode(pending, request, version);
+            Enqueue(pending, cancellationToken);
+        }
+        catch (OperationCanceledException ex) when (ex.CancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TResponse>(ex.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<TResponse>(ex);
+        }
+        return pending.ResponseTask;
     }
 
     /// <summary>
