@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using FluentAssertions;
 using KafkaClient.Errors;
 using KafkaClient.Producer;
+using KafkaClient.Protocol;
 using KafkaClient.Serialization;
 
 namespace KafkaClient.Testing.Tests;
@@ -102,5 +104,59 @@ public sealed class ProducerOptionTests
 
         var thrown = act.Should().Throw<ProduceException<Null, byte[]>>();
         thrown.Which.InnerException.Should().BeOfType<KafkaTimeoutException>().Which.Message.Should().Contain("buffer");
+    }
+
+    [Fact]
+    public async Task The_client_id_is_sent_in_the_header_of_every_request()
+    {
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 1 }, Ct);
+        cluster.CreateTopic("named", partitions: 1, replicationFactor: 1);
+        var seen = new ConcurrentQueue<(ApiKey Api, string? ClientId)>();
+        cluster.RequestHandled += (_, e) => seen.Enqueue((e.ApiKey, e.ClientId));
+        await using (var producer = new KafkaProducer<Null, string>(new ProducerOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            ClientId = "billing-service",
+        }))
+        {
+            await producer.ProduceAsync("named", new Message<Null, string> { Value = "v" }, Ct);
+        }
+
+        seen.Select(r => r.Api).Should().Contain([ApiKey.ApiVersions, ApiKey.Metadata, ApiKey.InitProducerId, ApiKey.Produce]);
+        seen.Should().OnlyContain(r => r.ClientId == "billing-service", "the broker logs, quotas and metrics key on it");
+    }
+
+    [Fact]
+    public async Task A_retriable_failure_is_retried_after_retry_backoff_doubling_per_attempt()
+    {
+        await using var cluster = await EmbeddedKafkaCluster.StartAsync(EmbeddedKafkaClusterOptions.Default with { BrokerCount = 1 }, Ct);
+        cluster.CreateTopic("patient", partitions: 1, replicationFactor: 1);
+        var backoff = TimeSpan.FromMilliseconds(250);
+        await using var producer = new KafkaProducer<Null, string>(new ProducerOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            RetryBackoff = backoff,
+            RetryBackoffMax = TimeSpan.FromSeconds(5),
+        });
+        await producer.ProduceAsync("patient", new Message<Null, string> { Value = "warm-up" }, Ct);
+        var attempts = new ConcurrentQueue<DateTimeOffset>();
+        cluster.RequestHandled += (_, e) =>
+        {
+            if (e.ApiKey == ApiKey.Produce)
+            {
+                attempts.Enqueue(e.ReceivedAt);
+            }
+        };
+        cluster.InjectErrors(ApiKey.Produce, ErrorCode.NotLeaderOrFollower, count: 2);
+
+        var result = await producer.ProduceAsync("patient", new Message<Null, string> { Value = "v" }, Ct);
+
+        result.Offset.Should().Be(1);
+        var at = attempts.ToArray();
+        at.Should().HaveCount(3, "two refusals, then the write");
+        // Lower bounds only (±20% jitter, minus clock granularity): a slow machine can only make
+        // the gaps longer, while a producer ignoring RetryBackoff retries within milliseconds.
+        (at[1] - at[0]).Should().BeGreaterThanOrEqualTo(backoff * 0.8 - TimeSpan.FromMilliseconds(20), "the first retry waits RetryBackoff");
+        (at[2] - at[1]).Should().BeGreaterThanOrEqualTo(backoff * 2 * 0.8 - TimeSpan.FromMilliseconds(20), "the wait doubles per attempt");
     }
 }

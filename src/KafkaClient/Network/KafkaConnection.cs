@@ -215,12 +215,24 @@ internal sealed class KafkaConnection : IAsyncDisposable
         return (response, pending.TakeLease() ?? throw new InvalidOperationException("A pooled response completed without its frame."));
     }
 
-    private async Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken, TimeSpan extraTimeout = default)
+    private Task<TResponse> SendAsync<TResponse>(IKafkaRequest request, short version, Func<ReadOnlyMemory<byte>, short, TResponse> decode, CancellationToken cancellationToken, TimeSpan extraTimeout = default)
     {
+        // Not an async method: the pending request's own task is returned (no state machine per request).
         var pending = new PendingRequest<TResponse>(request.ApiKey, version, request.ResponseHeaderVersion(version), decode) { ExtraTimeout = extraTimeout };
-        Encode(pending, request, version);
-        Enqueue(pending, cancellationToken);
-        return await pending.ResponseTask.ConfigureAwait(false);
+        try
+        {
+            Encode(pending, request, version);
+            Enqueue(pending, cancellationToken);
+        }
+        catch (OperationCanceledException ex) when (ex.CancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TResponse>(ex.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<TResponse>(ex);
+        }
+        return pending.ResponseTask;
     }
 
     /// <summary>
