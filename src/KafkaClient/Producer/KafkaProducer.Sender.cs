@@ -47,6 +47,10 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 {
                     producerIdFailure = new KafkaException(ErrorCode.UnknownServerError, ex.Message, ex);
                 }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    break;
+                }
             }
             long now = _time.GetTimestamp();
             _accumulator.Drain(now, producer, drained, out long nextCheck);
@@ -314,8 +318,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     // KIP-360: a real gap (the first unresolved batch of the partition is refused),
                     // or the broker lost or rejects our producer state: the partition starts over at
                     // sequence 0 under a bumped epoch, and the batch is sent again.
-                    BumpEpoch(client, batch.Producer);
                     _accumulator.Resequence(batch.Partition, batch.Producer);
+                    BumpEpoch(client, batch.Producer);
                     RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed: {result.ErrorMessage}"), retriableOverride: true);
                     break;
                 default:

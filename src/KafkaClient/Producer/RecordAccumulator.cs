@@ -313,7 +313,6 @@ internal sealed class RecordAccumulator
                 {
                     continue;
                 }
-
                 queue.Ready.Dequeue();
                 if (next.Ordinal < 0)
                 {
