@@ -22,9 +22,10 @@ internal sealed class FetchedChunk
 
     private ResponseFrame? _frame;
 
-    public FetchedChunk(PartitionState state, int version, ReadOnlyMemory<byte> records, long endOffset, List<FetchResponse.AbortedTransaction>? aborted, ResponseFrame? frame = null)
+    public FetchedChunk(PartitionState state, int version, ReadOnlyMemory<byte> records, long endOffset, List<FetchResponse.AbortedTransaction>? aborted, ResponseFrame? frame = null, int declaredRecords = 0)
     {
         _frame = frame;
+        DeclaredRecords = declaredRecords;
         State = state;
         Version = version;
         RecordSet = records;
@@ -52,6 +53,9 @@ internal sealed class FetchedChunk
     public List<FetchResponse.AbortedTransaction>? Aborted { get; }
 
     public KafkaException? Error { get; }
+
+    /// <summary>The records the chunk's complete batches declare (found by the fetcher's header scan): the size of the decoded-record array.</summary>
+    public int DeclaredRecords { get; }
 
     /// <summary>The position after the last record handed out from this chunk (-1 before the first); written without the lock.</summary>
     public long Delivered => Volatile.Read(ref _delivered);
@@ -87,9 +91,6 @@ internal sealed class FetchedChunk
     public int Index { get; set; }
 
     public ref readonly DecodedRecord this[int index] => ref _records[index];
-
-    /// <summary>The offset after the last complete batch of <paramref name="recordSet"/>, or -1 when it holds none.</summary>
-    public static long FindEndOffset(ReadOnlySpan<byte> recordSet) => FindEndOffset(recordSet, out _);
 
     /// <summary>
     /// The offset after the last complete batch of <paramref name="recordSet"/> (-1 when it holds none), and the records
@@ -133,10 +134,9 @@ internal sealed class FetchedChunk
             abortedProducers = [];
         }
         int count = 0;
-        FindEndOffset(RecordSet.Span, out int declared);
-        if (declared > 0)
+        if (DeclaredRecords > 0)
         {
-            _records = DecodedRecordPool.Rent(declared);
+            _records = DecodedRecordPool.Rent(DeclaredRecords);
         }
         while (reader.TryReadBatch(out var batch))
         {

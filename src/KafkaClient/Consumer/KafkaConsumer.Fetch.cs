@@ -410,7 +410,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 state.PreferredReplica = data.PreferredReadReplica;
             }
             var records = data.Records ?? ReadOnlyMemory<byte>.Empty;
-            long end = records.Length > 0 ? FetchedChunk.FindEndOffset(records.Span) : -1;
+            int declared = 0;
+            long end = records.Length > 0 ? FetchedChunk.FindEndOffset(records.Span, out declared) : -1;
             if (end <= entry.FetchOffset)
             {
                 // Nothing complete past the fetch offset. Under read_committed the broker may return only
@@ -421,7 +422,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             state.BufferedBytes += records.Length;
             _bufferedBytes += records.Length;
             frame.AddReference();
-            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame));
+            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame, declared));
             return true;
         }
         state.PreferredReplica = -1;
