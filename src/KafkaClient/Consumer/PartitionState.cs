@@ -133,10 +133,14 @@ internal sealed class PartitionState
     /// <summary>Moves the active chunk's published progress into <see cref="Position"/> and <see cref="StoredOffset"/>.</summary>
     public void Fold()
     {
-        if (LiveChunk is not { } chunk)
+        if (LiveChunk is { } chunk)
         {
-            return;
+            FoldFrom(chunk);
         }
+    }
+
+    private void FoldFrom(FetchedChunk chunk)
+    {
         if (chunk.Delivered > Position)
         {
             Position = chunk.Delivered;
@@ -170,16 +174,7 @@ internal sealed class PartitionState
         {
             spin.SpinOnce();
         }
-        if (live.Delivered > Position)
-        {
-            Position = live.Delivered;
-            PositionEpoch = live.DeliveredEpoch;
-        }
-        if (live.Processed > StoredOffset)
-        {
-            StoredOffset = live.Processed;
-            StoredEpoch = live.ProcessedEpoch;
-        }
+        FoldFrom(live);
     }
 
     /// <summary>Drops what was fetched ahead and fetches again from the current position (pause, revocation).</summary>
