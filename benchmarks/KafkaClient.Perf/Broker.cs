@@ -90,6 +90,12 @@ internal sealed class Broker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// CPU seconds used so far by the broker process and its children (the local cluster runs under
+    /// <c>dotnet run</c>), from /proc; null for an external broker or off Linux.
+    /// </summary>
+    public double? CpuSeconds() => _process is not null ? ProcessCpu.TreeSeconds(_process.Id) : null;
+
     /// <summary>Asks the mock broker process to create a topic. Returns false when there is no control channel.</summary>
     public async Task<bool> TryCreateTopicThroughControlAsync(string topic, int partitions)
     {
@@ -189,5 +195,46 @@ internal static class MockBrokerCommand
             Console.Out.Flush();
         }
         return 0;
+    }
+}
+
+/// <summary>CPU time of a process tree, read from Linux's /proc.</summary>
+internal static class ProcessCpu
+{
+    private const double TicksPerSecond = 100; // USER_HZ on Linux
+
+    public static double? TreeSeconds(int pid)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        try
+        {
+            double total = 0;
+            var pending = new Stack<int>();
+            pending.Push(pid);
+            while (pending.Count > 0)
+            {
+                int id = pending.Pop();
+                string stat = File.ReadAllText($"/proc/{id}/stat");
+                // Fields after the command name (which may hold spaces) start after the last ')'.
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                total += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{id}/task"))
+                {
+                    string children = File.ReadAllText(Path.Combine(task, "children"));
+                    foreach (var child in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        pending.Push(int.Parse(child, CultureInfo.InvariantCulture));
+                    }
+                }
+            }
+            return total;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
     }
 }

@@ -113,11 +113,12 @@ internal static class CompareCommand
             }
         }
 
-        PrintSummary(op, rounds, forwarded, results, failures);
+        PrintSummary($"compare {op}", "compare-" + op, rounds, string.Join(' ', forwarded), ("kafkaclient", results["kafkaclient"]), ("confluent", results["confluent"]), failures);
         return failures.Count == 0 ? ExitCodes.Ok : ExitCodes.RecordErrors;
     }
 
-    private static async Task<(RunResult? Result, string? Failure)> RunChildAsync(List<string> args, string client, TimeSpan timeout)
+    /// <summary>Runs one measured child process; a run with failed or missing records is no measurement (null).</summary>
+    internal static async Task<(RunResult? Result, string? Failure)> RunChildAsync(List<string> args, string client, TimeSpan timeout)
     {
         var child = ChildProcess.StartSelf(args, client);
         await using (child.ConfigureAwait(false))
@@ -151,7 +152,12 @@ internal static class CompareCommand
         }
     }
 
-    private static void PrintSummary(string op, int rounds, List<string> forwarded, Dictionary<string, List<RunResult?>> results, List<string> failures)
+    /// <summary>
+    /// Prints, per metric, both sides' medians and the ratios <paramref name="ours"/> / <paramref name="theirs"/>
+    /// over paired rounds (min / median / max), then one JSON line with the same figures.
+    /// </summary>
+    internal static void PrintSummary(string title, string op, int rounds, string args,
+        (string Label, List<RunResult?> Runs) ours, (string Label, List<RunResult?> Runs) theirs, List<string> failures)
     {
         var metrics = new (string Name, Func<RunResult, double?> Get)[]
         {
@@ -161,32 +167,30 @@ internal static class CompareCommand
             ("p50_ms", r => r.P50Ms),
             ("p99_ms", r => r.P99Ms),
         };
-        var ours = results["kafkaclient"];
-        var theirs = results["confluent"];
 
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"compare {op}, {rounds} rounds: {string.Join(' ', forwarded)}");
-        text.AppendLine("metric                  kafkaclient(med)   confluent(med)   ratio ours/confluent: min / median / max");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{title}, {rounds} rounds: {args}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"metric                  {ours.Label + "(med)",16}   {theirs.Label + "(med)",14}   ratio {ours.Label}/{theirs.Label}: min / median / max");
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
         {
             w.WriteStartObject();
-            w.WriteString("op", "compare-" + op);
+            w.WriteString("op", op);
             w.WriteNumber("rounds", rounds);
-            w.WriteString("args", string.Join(' ', forwarded));
+            w.WriteString("args", args);
             var ratioObjects = new List<(string Name, double[] Ratios, double? Ours, double? Theirs)>();
             foreach (var (name, get) in metrics)
             {
                 var ratios = new List<double>();
-                for (int i = 0; i < rounds; i++)
+                for (int i = 0; i < rounds && i < ours.Runs.Count && i < theirs.Runs.Count; i++)
                 {
-                    if (ours[i] is { } o && theirs[i] is { } t && get(o) is { } ov && get(t) is { } tv && tv > 0)
+                    if (ours.Runs[i] is { } o && theirs.Runs[i] is { } t && get(o) is { } ov && get(t) is { } tv && tv > 0)
                     {
                         ratios.Add(ov / tv);
                     }
                 }
-                double? ourMedian = Median(ours.Where(r => r is not null).Select(r => get(r!)).OfType<double>());
-                double? theirMedian = Median(theirs.Where(r => r is not null).Select(r => get(r!)).OfType<double>());
+                double? ourMedian = Median(ours.Runs.Where(r => r is not null).Select(r => get(r!)).OfType<double>());
+                double? theirMedian = Median(theirs.Runs.Where(r => r is not null).Select(r => get(r!)).OfType<double>());
                 if (ourMedian is null && theirMedian is null)
                 {
                     continue;
@@ -217,12 +221,12 @@ internal static class CompareCommand
                 WriteNumberOrNull(w, r.Name, r.Ratios.Length > 0 ? r.Ratios[^1] : null);
             }
             w.WriteEndObject();
-            foreach (var client in Clients)
+            foreach (var (label, isOurs) in new[] { (ours.Label, true), (theirs.Label, false) })
             {
-                w.WriteStartObject(client + "_median");
+                w.WriteStartObject(label + "_median");
                 foreach (var r in ratioObjects)
                 {
-                    WriteNumberOrNull(w, r.Name, client == "kafkaclient" ? r.Ours : r.Theirs);
+                    WriteNumberOrNull(w, r.Name, isOurs ? r.Ours : r.Theirs);
                 }
                 w.WriteEndObject();
             }
@@ -256,7 +260,7 @@ internal static class CompareCommand
 
     private static string Fmt(double? v) => v is { } x ? x.ToString(x >= 1000 ? "#,0" : "0.000", CultureInfo.InvariantCulture) : "n/a";
 
-    private static double? Median(IEnumerable<double> values)
+    internal static double? Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         if (sorted.Length == 0)

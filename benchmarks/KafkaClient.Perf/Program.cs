@@ -18,6 +18,9 @@ namespace KafkaClient.Perf
                       [--mode stream|batch|callback] [--batch-size 500] [--timeout-s 300]
               compare produce|consume [the command's options except --client] [--rounds 3]
                       [--prefill-client confluent|kafkaclient] (consume: --size/--partitions shape the prefilled topic)
+              compare-brokers produce [produce options] [--client confluent|kafkaclient] [--rounds 3]
+                      one client against the local-cluster command and librdkafka's mock (each in its own
+                      process, started once), alternately; ratios local/mock and each broker's CPU per run
 
               Without --bootstrap a broker is started in a separate process: src/KafkaClient.LocalCluster when the
               repository has it (extra arguments from KAFKACLIENT_PERF_LOCAL_CLUSTER_ARGS), else librdkafka's mock
@@ -37,6 +40,7 @@ namespace KafkaClient.Perf
                     ["produce", .. var rest] => await ProduceCommand.RunAsync(CommandLine.Parse(rest)).ConfigureAwait(false),
                     ["consume", .. var rest] => await ConsumeCommand.RunAsync(CommandLine.Parse(rest)).ConfigureAwait(false),
                     ["compare", "produce" or "consume", .. var rest] => await CompareCommand.RunAsync(args[1], CommandLine.Parse(rest)).ConfigureAwait(false),
+                    ["compare-brokers", "produce", .. var rest] => await BrokerCompareCommand.RunAsync("produce", CommandLine.Parse(rest)).ConfigureAwait(false),
                     ["mock-broker", .. var rest] => await MockBrokerCommand.RunAsync(CommandLine.Parse(rest)).ConfigureAwait(false),
                     [] or ["help" or "--help" or "-h"] => PrintUsage(0),
                     _ => throw new UsageException($"Unknown command '{string.Join(' ', args.Take(2))}'."),

@@ -25,6 +25,9 @@ internal static class Program
           --partitions N           partitions of auto-created topics (default 1, as Kafka)
           --replication-factor N   replication factor of auto-created topics (default 1, as Kafka)
           --no-auto-create         do not create topics on first use (default: create)
+          --retention-bytes B      log.retention.bytes: bytes kept per partition, oldest batches dropped
+                                   first (default -1: no limit, as Kafka)
+          --retention-ms MS        log.retention.ms: how long batches are kept (default 604800000, 7 days)
           --cluster-id ID          the cluster id to report (default: random)
           --host H                 address to listen on and advertise (default 127.0.0.1)
           --ignore-stdin           keep running when standard input closes (e.g. started with < /dev/null)
@@ -139,6 +142,7 @@ internal static class Program
             string arg = args[i];
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value.");
             int Number() => int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
+            long LongNumber() => long.Parse(Value(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
             switch (arg)
             {
                 case "--sasl-plain":
@@ -161,6 +165,8 @@ internal static class Program
                 "--partitions" => options with { DefaultPartitions = Number() },
                 "--replication-factor" => options with { DefaultReplicationFactor = checked((short)Number()) },
                 "--no-auto-create" => options with { AutoCreateTopics = false },
+                "--retention-bytes" => options with { LogRetentionBytes = LongNumber() },
+                "--retention-ms" => options with { LogRetention = TimeSpan.FromMilliseconds(LongNumber()) },
                 "--cluster-id" => options with { ClusterId = Value() },
                 "--host" => options with { Host = Value() },
                 "--ignore-stdin" => options,

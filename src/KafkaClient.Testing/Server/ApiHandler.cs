@@ -53,6 +53,9 @@ internal interface IApiHandler
     /// <summary>The API handled.</summary>
     ApiKey ApiKey { get; }
 
+    /// <summary>The codec's description of the API (version ranges, first flexible version).</summary>
+    ApiDescriptor Descriptor { get; }
+
     /// <summary>Lowest version served.</summary>
     short MinVersion { get; }
 
@@ -76,12 +79,14 @@ internal abstract class ApiHandler<TRequest, TResponse> : IApiHandler
     protected ApiHandler(ApiKey apiKey)
     {
         ApiKey = apiKey;
-        var descriptor = KafkaApis.All.First(d => d.Key == apiKey);
-        MinVersion = descriptor.LowestVersion;
-        MaxVersion = descriptor.HighestStableVersion;
+        Descriptor = KafkaApis.All.First(d => d.Key == apiKey);
+        MinVersion = Descriptor.LowestVersion;
+        MaxVersion = Descriptor.HighestStableVersion;
     }
 
     public ApiKey ApiKey { get; }
+
+    public ApiDescriptor Descriptor { get; }
 
     public virtual short MinVersion { get; }
 

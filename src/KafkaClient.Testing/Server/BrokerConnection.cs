@@ -100,7 +100,7 @@ internal sealed class BrokerConnection
         await using var _ = stream.ConfigureAwait(false);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        var frames = new List<byte[]>();
+        var frames = new List<RequestFrame>();
         Log.ConnectionOpened(_logger, _id);
         try
         {
@@ -110,21 +110,34 @@ internal sealed class BrokerConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 frames.Clear();
                 bool corrupt = false;
-                while (TryReadFrame(ref buffer, out byte[]? frame, out corrupt))
+                while (TryReadFrame(ref buffer, out RequestFrame frame, out corrupt))
                 {
-                    frames.Add(frame!);
+                    frames.Add(frame);
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                foreach (byte[] frame in frames)
+                for (int i = 0; i < frames.Count; i++)
                 {
-                    ValueTask<bool> handled = ProcessAsync(frame, writer, cancellationToken);
-                    if (!handled.IsCompleted)
+                    bool keepOpen;
+                    try
                     {
-                        // Do not hold earlier responses back while this one waits (a long-poll fetch).
-                        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                        ValueTask<bool> handled = ProcessAsync(frames[i].Memory, writer, cancellationToken);
+                        if (!handled.IsCompleted)
+                        {
+                            // Do not hold earlier responses back while this one waits (a long-poll fetch).
+                            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                        }
+                        keepOpen = await handled.ConfigureAwait(false);
                     }
-                    if (!await handled.ConfigureAwait(false))
+                    finally
                     {
+                        frames[i].Return();
+                    }
+                    if (!keepOpen)
+                    {
+                        for (int j = i + 1; j < frames.Count; j++)
+                        {
+                            frames[j].Return();
+                        }
                         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
                         return;
                     }
@@ -173,9 +186,9 @@ internal sealed class BrokerConnection
         }
     }
 
-    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out byte[]? frame, out bool corrupt)
+    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out RequestFrame frame, out bool corrupt)
     {
-        frame = null;
+        frame = default;
         corrupt = false;
         if (buffer.Length < 4)
         {
@@ -196,21 +209,29 @@ internal sealed class BrokerConnection
         {
             return false;
         }
-        frame = buffer.Slice(4, length).ToArray();
+        var body = buffer.Slice(4, length);
+        frame = RequestFrame.Copy(body, pooled: IsProduce(body) && _session.State != SaslState.AwaitingRawToken);
         buffer = buffer.Slice(4L + length);
         return true;
     }
 
+    private static bool IsProduce(ReadOnlySequence<byte> body)
+    {
+        Span<byte> key = stackalloc byte[2];
+        body.Slice(0, 2).CopyTo(key);
+        return BinaryPrimitives.ReadInt16BigEndian(key) == (short)ApiKey.Produce;
+    }
+
     /// <summary>Handles one request frame and writes its response; false closes the connection.</summary>
-    private async ValueTask<bool> ProcessAsync(byte[] frame, PipeWriter writer, CancellationToken cancellationToken)
+    private async ValueTask<bool> ProcessAsync(ReadOnlyMemory<byte> frame, PipeWriter writer, CancellationToken cancellationToken)
     {
         if (_session.State == SaslState.AwaitingRawToken)
         {
-            return ProcessRawSaslToken(frame, writer);
+            return ProcessRawSaslToken(frame.ToArray(), writer);
         }
-        short apiKey = BinaryPrimitives.ReadInt16BigEndian(frame);
-        short version = BinaryPrimitives.ReadInt16BigEndian(frame.AsSpan(2));
-        int correlationId = BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(4));
+        short apiKey = BinaryPrimitives.ReadInt16BigEndian(frame.Span);
+        short version = BinaryPrimitives.ReadInt16BigEndian(frame.Span[2..]);
+        int correlationId = BinaryPrimitives.ReadInt32BigEndian(frame.Span[4..]);
         IApiHandler? handler = _handlers.Get(apiKey);
         if (handler is null)
         {
@@ -234,7 +255,7 @@ internal sealed class BrokerConnection
             return false;
         }
 
-        var descriptor = KafkaApis.All.First(d => d.Key == (ApiKey)apiKey);
+        var descriptor = handler.Descriptor;
         bool flexible = descriptor.FirstFlexibleVersion >= 0 && version >= descriptor.FirstFlexibleVersion;
         RequestHeader header;
         IKafkaRequest request;
@@ -422,6 +443,49 @@ internal sealed class BrokerConnection
             // Part of the frame may be in the pipe: the stream is unusable.
             Log.ResponseFailed(_logger, _id, (short)response.ApiKey, version, ex);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// One request's bytes (without the size prefix). Produce requests, the only large ones, are
+    /// copied into a pooled buffer that is returned once the request is handled: the Produce handler
+    /// copies each batch into the log, and a <see cref="EmbeddedKafkaCluster.RequestHandled"/>
+    /// observer sees the request before the buffer goes back. Every other request gets its own
+    /// array, because handlers keep parts of it (group metadata, SASL tokens).
+    /// </summary>
+    private readonly struct RequestFrame
+    {
+        private readonly byte[] _array;
+        private readonly int _length;
+        private readonly bool _pooled;
+
+        private RequestFrame(byte[] array, int length, bool pooled)
+        {
+            _array = array;
+            _length = length;
+            _pooled = pooled;
+        }
+
+        public ReadOnlyMemory<byte> Memory => _array.AsMemory(0, _length);
+
+        public static RequestFrame Copy(ReadOnlySequence<byte> body, bool pooled)
+        {
+            int length = (int)body.Length;
+            if (!pooled)
+            {
+                return new RequestFrame(body.ToArray(), length, pooled: false);
+            }
+            byte[] array = ArrayPool<byte>.Shared.Rent(length);
+            body.CopyTo(array);
+            return new RequestFrame(array, length, pooled: true);
+        }
+
+        public void Return()
+        {
+            if (_pooled)
+            {
+                ArrayPool<byte>.Shared.Return(_array);
+            }
         }
     }
 }

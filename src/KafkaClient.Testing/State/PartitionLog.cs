@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using KafkaClient.Errors;
 using KafkaClient.Protocol.Records;
 
@@ -7,7 +8,8 @@ namespace KafkaClient.Testing.State;
 /// <summary>One record batch as stored: the producer's bytes with base offset and leader epoch patched in.</summary>
 internal sealed class StoredBatch
 {
-    public required byte[] Bytes { get; init; }
+    /// <summary>The batch as written (base offset and leader epoch set by the log); a slice of one of the log's slabs.</summary>
+    public required ReadOnlyMemory<byte> Bytes { get; init; }
     public required long BaseOffset { get; init; }
     public required long LastOffset { get; init; }
     public required long MaxTimestamp { get; init; }
@@ -30,7 +32,7 @@ internal readonly record struct ActiveProducer(long ProducerId, short Epoch, int
 internal readonly record struct AbortedTransaction(long ProducerId, long FirstOffset, long LastOffset);
 
 /// <summary>What one read of the log returned.</summary>
-internal readonly record struct LogRead(byte[] Records, long HighWatermark, long LastStableOffset, long LogStartOffset, IReadOnlyList<AbortedTransaction>? Aborted);
+internal readonly record struct LogRead(ReadOnlyMemory<byte> Records, long HighWatermark, long LastStableOffset, long LogStartOffset, IReadOnlyList<AbortedTransaction>? Aborted);
 
 /// <summary>
 /// The log of one partition: record batches held as written, offsets, log start offset, high
@@ -43,8 +45,16 @@ internal sealed class PartitionLog
     /// <summary>Kafka keeps the metadata of the last five batches per producer for duplicate detection.</summary>
     internal const int ProducerBatchesRetained = 5;
 
+    /// <summary>The first slab of a log; small, because tests create many partitions that hold a few records.</summary>
+    private const int FirstSlabSize = 16 * 1024;
+
+    /// <summary>The largest slab.</summary>
+    private const int MaxSlabSize = 1024 * 1024;
+
     private readonly object _lock = new();
     private readonly List<StoredBatch> _batches = [];
+    private Memory<byte> _slab = Memory<byte>.Empty;
+    private int _slabUsed;
     private readonly List<(int Epoch, long StartOffset)> _epochs = [];
     private readonly Dictionary<long, ProducerEntry> _producers = [];
     private readonly Dictionary<long, long> _openTransactions = [];
@@ -141,9 +151,10 @@ internal sealed class PartitionLog
             }
 
             long baseOffset = _logEndOffset;
-            byte[] bytes = batch.Memory.ToArray();
-            BinaryPrimitives.WriteInt64BigEndian(bytes, baseOffset);
-            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(RecordBatchOffsets.PartitionLeaderEpoch), leaderEpoch);
+            Memory<byte> bytes = AllocateLocked(batch.Memory.Length);
+            batch.Memory.Span.CopyTo(bytes.Span);
+            BinaryPrimitives.WriteInt64BigEndian(bytes.Span, baseOffset);
+            BinaryPrimitives.WriteInt32BigEndian(bytes.Span[RecordBatchOffsets.PartitionLeaderEpoch..], leaderEpoch);
             var stored = new StoredBatch
             {
                 Bytes = bytes,
@@ -198,11 +209,13 @@ internal sealed class PartitionLog
             PartitionLeaderEpoch = leaderEpoch,
         };
         writer.AppendEndTransactionMarker(commit ? ControlRecordType.Commit : ControlRecordType.Abort, coordinatorEpoch, nowMs);
-        byte[] bytes = writer.Finish().ToArray();
+        ReadOnlyMemory<byte> written = writer.Finish();
         lock (_lock)
         {
             long offset = _logEndOffset;
-            BinaryPrimitives.WriteInt64BigEndian(bytes, offset);
+            Memory<byte> bytes = AllocateLocked(written.Length);
+            written.Span.CopyTo(bytes.Span);
+            BinaryPrimitives.WriteInt64BigEndian(bytes.Span, offset);
             AddLocked(new StoredBatch
             {
                 Bytes = bytes,
@@ -247,7 +260,7 @@ internal sealed class PartitionLog
             long lso = LastStableOffsetLocked();
             if (fetchOffset < _logStartOffset || fetchOffset > _logEndOffset)
             {
-                result = new LogRead([], _logEndOffset, lso, _logStartOffset, null);
+                result = new LogRead(ReadOnlyMemory<byte>.Empty, _logEndOffset, lso, _logStartOffset, null);
                 return ErrorCode.OffsetOutOfRange;
             }
             long maxOffset = readCommitted ? lso : _logEndOffset;
@@ -268,16 +281,8 @@ internal sealed class PartitionLog
                 size += b.Bytes.Length;
                 count++;
             }
-            byte[] records = size == 0 ? [] : new byte[size];
-            int position = 0;
-            long lastReturned = -1;
-            for (int i = 0; i < count; i++)
-            {
-                var b = _batches[first + i];
-                b.Bytes.CopyTo(records, position);
-                position += b.Bytes.Length;
-                lastReturned = b.LastOffset;
-            }
+            ReadOnlyMemory<byte> records = ContiguousLocked(first, count, size);
+            long lastReturned = count == 0 ? -1 : _batches[first + count - 1].LastOffset;
             List<AbortedTransaction>? aborted = null;
             if (readCommitted)
             {
@@ -490,6 +495,72 @@ internal sealed class PartitionLog
             }
             return (best.LastOffset, best.MaxTimestamp, best.LeaderEpoch);
         }
+    }
+
+    /// <summary>
+    /// Room for a batch of <paramref name="size"/> bytes. Batches are packed one after another into
+    /// slabs that grow from <see cref="FirstSlabSize"/> to <see cref="MaxSlabSize"/> as the log does
+    /// (taken from <see cref="SlabMemory"/>'s shared blocks), so consecutive batches can be served
+    /// to Fetch as one slice without copying. Stored bytes are never written again.
+    /// </summary>
+    private Memory<byte> AllocateLocked(int size)
+    {
+        if (_slab.Length - _slabUsed < size)
+        {
+            int next = Math.Clamp(_slab.Length * 2, FirstSlabSize, MaxSlabSize);
+            if (size > next)
+            {
+                return SlabMemory.Take(size);
+            }
+            _slab = SlabMemory.Take(next);
+            _slabUsed = 0;
+        }
+        var room = _slab.Slice(_slabUsed, size);
+        _slabUsed += size;
+        return room;
+    }
+
+    /// <summary>
+    /// The bytes of <paramref name="count"/> batches from index <paramref name="first"/>: a slice of
+    /// the slab when they lie next to each other in one, else a copy.
+    /// </summary>
+    private ReadOnlyMemory<byte> ContiguousLocked(int first, int count, int size)
+    {
+        if (count == 0)
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+        var head = _batches[first].Bytes;
+        if (count == 1)
+        {
+            return head;
+        }
+        if (MemoryMarshal.TryGetArray(head, out ArraySegment<byte> start))
+        {
+            int end = start.Offset + start.Count;
+            int i = 1;
+            for (; i < count; i++)
+            {
+                if (!MemoryMarshal.TryGetArray(_batches[first + i].Bytes, out ArraySegment<byte> next) || next.Array != start.Array || next.Offset != end)
+                {
+                    break;
+                }
+                end += next.Count;
+            }
+            if (i == count)
+            {
+                return start.Array.AsMemory(start.Offset, size);
+            }
+        }
+        byte[] copy = GC.AllocateUninitializedArray<byte>(size);
+        int position = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var bytes = _batches[first + i].Bytes;
+            bytes.Span.CopyTo(copy.AsSpan(position));
+            position += bytes.Length;
+        }
+        return copy;
     }
 
     private void AddLocked(StoredBatch stored, int leaderEpoch)

@@ -187,6 +187,8 @@ internal sealed class ApiSpy(IApiHandler inner) : IApiHandler
 
     public ApiKey ApiKey => Inner.ApiKey;
 
+    public ApiDescriptor Descriptor => Inner.Descriptor;
+
     public short MinVersion => Inner.MinVersion;
 
     public short MaxVersion => Inner.MaxVersion;
