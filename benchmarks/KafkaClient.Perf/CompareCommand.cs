@@ -53,7 +53,7 @@ internal static class CompareCommand
             partitions = probe.Int32("partitions", 6, min: 1);
             var cs = ConsumeSettings.From(probe, "x");
             probe.RejectUnknown();
-            messages = cs.Messages;
+            messages = cs.Total;
             childTimeout = cs.TimeoutSeconds + 30;
         }
         // Everything not handled above was validated by the probe.

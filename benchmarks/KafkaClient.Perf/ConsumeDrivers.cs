@@ -13,6 +13,25 @@ internal sealed class ConsumeTally
 
     /// <summary>Stopwatch timestamp of the first record (0 until then).</summary>
     public long FirstRecordAt;
+
+    /// <summary>Records that are warm-up: when that many have been read, <see cref="WarmedUp"/> runs (starting the measurement).</summary>
+    public long WarmupRecords;
+
+    /// <summary>Bytes read during the warm-up.</summary>
+    public long WarmupBytes;
+
+    public Action? WarmedUp;
+
+    public void Add(long bytes)
+    {
+        Records++;
+        Bytes += bytes;
+        if (Records == WarmupRecords)
+        {
+            WarmupBytes = Bytes;
+            WarmedUp?.Invoke();
+        }
+    }
 }
 
 /// <summary>One client's consumer: reads <c>Messages</c> records of a topic from the beginning.</summary>
@@ -107,7 +126,7 @@ internal sealed class ConfluentConsumeDriver : IConsumeDriver
             consumer.Subscribe(_settings.Topic);
         }
 
-        long target = _settings.Messages;
+        long target = _settings.Total;
         var poll = TimeSpan.FromMilliseconds(100);
         switch (_settings.Mode)
         {
@@ -183,8 +202,7 @@ internal sealed class ConfluentConsumeDriver : IConsumeDriver
 
     private static void Count(Ck.ConsumeResult<byte[]?, byte[]?> r, ConsumeTally tally)
     {
-        tally.Records++;
-        tally.Bytes += (r.Message.Value?.Length ?? 0) + (r.Message.Key?.Length ?? 0);
+        tally.Add((r.Message.Value?.Length ?? 0) + (r.Message.Key?.Length ?? 0));
     }
 
     public ValueTask DisposeAsync()
@@ -243,7 +261,7 @@ internal sealed class KafkaClientConsumeDriver(ConsumeSettings settings, string 
         {
             consumer.Subscribe([settings.Topic]);
         }
-        long target = settings.Messages;
+        long target = settings.Total;
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
@@ -300,8 +318,7 @@ internal sealed class KafkaClientConsumeDriver(ConsumeSettings settings, string 
         {
             tally.FirstRecordAt = System.Diagnostics.Stopwatch.GetTimestamp();
         }
-        tally.Records++;
-        tally.Bytes += r.Value.Length + r.Key.Length;
+        tally.Add(r.Value.Length + r.Key.Length);
     }
 
     public async ValueTask DisposeAsync()

@@ -15,7 +15,8 @@ namespace KafkaClient.Perf
                       [--keys none|sequential|random] [--mode callback|async|awaited]
                       [--warmup W] [--window 100000] [--timeout-s 300]
               consume --client kafkaclient|confluent [--bootstrap HOSTS] --topic T [--messages N] [--group G]
-                      [--mode stream|batch|callback] [--batch-size 500] [--timeout-s 300]
+                      [--mode stream|batch|callback] [--batch-size 500] [--warmup W] [--timeout-s 300]
+                      (--warmup: records read before measuring starts, for steady-state figures)
               compare produce|consume [the command's options except --client] [--rounds 3]
                       [--prefill-client confluent|kafkaclient] (consume: --size/--partitions shape the prefilled topic)
               compare-brokers produce [produce options] [--client confluent|kafkaclient] [--rounds 3]

@@ -172,7 +172,7 @@ internal static class ConsumeCommand
             // A fresh broker has no records: fill the topic first, with the same client (outside the measurement).
             Console.Error.WriteLine("No --bootstrap: the started broker is empty, so the topic is filled first (not measured).");
             await Topics.EnsureAsync(broker, s.Topic, 6).ConfigureAwait(false);
-            var fill = await Prefill.RunAsync(broker.Bootstrap, s.Topic, s.Messages, 100, "confluent").ConfigureAwait(false);
+            var fill = await Prefill.RunAsync(broker.Bootstrap, s.Topic, s.Total, 100, "confluent").ConfigureAwait(false);
             if (fill != 0)
             {
                 return fill;
@@ -199,27 +199,37 @@ internal static class ConsumeCommand
             () =>
             {
                 meter.Stop();
-                return RunResult.FromMeter(clientName, "consume", tally.Records, tally.Bytes, meter, null, s.Messages - tally.Records + tally.Errors,
+                return RunResult.FromMeter(clientName, "consume", Math.Max(0, tally.Records - s.Warmup), tally.Bytes - tally.WarmupBytes, meter, null, s.Total - tally.Records + tally.Errors,
                     [.. extra, new("timed_out", true)]);
             });
         Console.Error.WriteLine($"consume --client {clientName}: {s.Messages} records of {s.Topic}, mode {s.Mode}, {(s.Group is null ? "assigned partitions" : "group " + s.Group)} on {broker.Bootstrap}");
         await using (driver.ConfigureAwait(false))
         {
             await driver.PrepareAsync(cts.Token).ConfigureAwait(false);
-            meter.Start();
+            if (s.Warmup > 0)
+            {
+                tally.WarmupRecords = s.Warmup;
+                tally.WarmedUp = meter.Start;
+            }
+            else
+            {
+                meter.Start();
+            }
             await driver.RunAsync(tally, cts.Token).ConfigureAwait(false);
             meter.Stop();
         }
-        long missing = Math.Max(0, s.Messages - tally.Records);
+        long measured = Math.Max(0, tally.Records - s.Warmup);
+        long missing = Math.Max(0, s.Total - tally.Records);
         if (missing > 0)
         {
-            Console.Error.WriteLine($"Only {tally.Records} of {s.Messages} records arrived within {s.TimeoutSeconds} s.");
+            Console.Error.WriteLine($"Only {tally.Records} of {s.Total} records arrived within {s.TimeoutSeconds} s.");
         }
-        if (tally.FirstRecordAt != 0)
+        extra.Add(new("warmup", s.Warmup));
+        if (tally.FirstRecordAt != 0 && s.Warmup == 0)
         {
             extra.Add(new("first_record_ms", Math.Round((tally.FirstRecordAt - meter.StartTimestamp) * 1000.0 / System.Diagnostics.Stopwatch.Frequency, 1)));
         }
-        var result = RunResult.FromMeter(clientName, "consume", tally.Records, tally.Bytes, meter, null, missing + tally.Errors, extra);
+        var result = RunResult.FromMeter(clientName, "consume", measured, tally.Bytes - tally.WarmupBytes, meter, null, missing + tally.Errors, extra);
         Console.Error.WriteLine(result.ToString());
         Console.Out.WriteLine(result.ToJson());
         return result.Errors > 0 ? ExitCodes.RecordErrors : ExitCodes.Ok;

@@ -151,6 +151,15 @@ internal sealed record ConsumeSettings
 
     public double TimeoutSeconds { get; init; } = 300;
 
+    /// <summary>
+    /// Records read before the measurement starts (the same consumer then reads <see cref="Messages"/>
+    /// more, measured): leaves out start-up and the JIT's warm-up, for steady-state figures.
+    /// </summary>
+    public long Warmup { get; init; }
+
+    /// <summary>Records read in all: warm-up, then measured.</summary>
+    public long Total => Warmup + Messages;
+
     public static ConsumeSettings From(CommandLine cl, string defaultTopic) => new()
     {
         Client = ProduceSettings.ParseClient(cl),
@@ -165,5 +174,6 @@ internal sealed record ConsumeSettings
         },
         BatchSize = cl.Int32("batch-size", 500, min: 1),
         TimeoutSeconds = cl.Double("timeout-s", 300, min: 1),
+        Warmup = cl.Int64("warmup", 0, min: 0),
     };
 }
