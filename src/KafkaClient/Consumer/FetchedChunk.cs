@@ -90,6 +90,19 @@ internal sealed class FetchedChunk
 
     public int Index { get; set; }
 
+    /// <summary>
+    /// The records handed out since the last call (<see cref="Index"/> minus what was counted before), for the records-consumed
+    /// metric: counted when the chunk's last record goes out or the chunk is finished, never per record.
+    /// </summary>
+    public int TakeUncounted()
+    {
+        int uncounted = Index - _counted;
+        _counted = Index;
+        return uncounted;
+    }
+
+    private int _counted;
+
     public ref readonly DecodedRecord this[int index] => ref _records[index];
 
     /// <summary>
