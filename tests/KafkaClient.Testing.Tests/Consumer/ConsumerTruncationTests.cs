@@ -162,6 +162,36 @@ public sealed class ConsumerTruncationTests(EmbeddedClusterFixture fixture) : IC
     }
 
     [Fact]
+    public async Task The_runner_follows_the_reset_after_a_truncation()
+    {
+        var (topic, tp, epoch) = await TopicWithTwentyRecordsAsync("truncated-runner");
+        await using var consumer = NewConsumer(AutoOffsetReset.Earliest, EmbeddedClusterFixture.UniqueName("truncation"));
+        consumer.Assign([new TopicPartitionOffset(tp, Offset.Beginning)]);
+        var handled = new System.Collections.Concurrent.ConcurrentQueue<ConsumeResult<string, string>>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var running = consumer.RunAsync((record, _) =>
+        {
+            handled.Enqueue(record);
+            return ValueTask.CompletedTask;
+        }, cancellationToken: stop.Token);
+        try
+        {
+            await WaitUntilAsync(() => handled.Count >= 20 || running.IsCompleted, Deadline, "the first twenty records are handled");
+            consumer.Pause([tp]);
+            await TruncateAtTenAndWriteNewRecordsAsync(topic);
+            consumer.Resume([tp]);
+            await WaitUntilAsync(() => handled.Count >= 40 || running.IsCompleted, Deadline, "the twenty new records are handled");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running.WaitAsync(Deadline, Ct);
+        }
+        handled.Take(20).Select(r => r.Offset).Should().Equal(Enumerable.Range(0, 20).Select(i => (long)i));
+        ShouldBeTheNewRecords([.. handled.Skip(20)], epoch + 1);
+    }
+
+    [Fact]
     public async Task A_committed_offset_resumes_with_its_leader_epoch_and_is_validated()
     {
         var (topic, tp, epoch) = await TopicWithTwentyRecordsAsync("truncated-committed");
