@@ -436,7 +436,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             }
             var records = data.Records ?? ReadOnlyMemory<byte>.Empty;
             int declared = 0;
-            long end = records.Length > 0 ? FetchedChunk.FindEndOffset(records.Span, out declared) : -1;
+            int endEpoch = -1;
+            long end = records.Length > 0 ? FetchedChunk.FindEndOffset(records.Span, out declared, out endEpoch) : -1;
             if (end <= entry.FetchOffset)
             {
                 // Nothing complete past the fetch offset. Under read_committed the broker may return only
@@ -447,7 +448,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             state.BufferedBytes += records.Length;
             _bufferedBytes += records.Length;
             frame.AddReference();
-            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame, declared));
+            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame, declared, endEpoch));
             return true;
         }
         state.PreferredReplica = -1;

@@ -671,7 +671,10 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
             state.Fold();
             if (chunk.EndOffset > state.Position)
             {
+                // Past batches never handed out (control batches, aborted transactions): the position's epoch is the
+                // last batch's, or a later validation would take the skipped batches for a truncation.
                 state.Position = chunk.EndOffset;
+                state.PositionEpoch = chunk.EndEpoch;
             }
         }
         if (ReferenceEquals(state.ActiveChunk, chunk))

@@ -192,6 +192,42 @@ public sealed class ConsumerTruncationTests(EmbeddedClusterFixture fixture) : IC
     }
 
     [Fact]
+    public async Task A_position_past_a_control_batch_takes_its_epoch_so_the_next_leader_change_finds_no_truncation()
+    {
+        string topic = NewTopic(Cluster, "truncation-marker", partitions: 1, replicationFactor: 3);
+        var tp = new TopicPartition(topic, 0);
+        var first = Cluster.Partition(topic, 0);
+        await using var consumer = NewConsumer(AutoOffsetReset.Error, EmbeddedClusterFixture.UniqueName("truncation"));
+        consumer.Assign([new TopicPartitionOffset(tp, Offset.Beginning)]);
+        await using var producer = new KafkaClient.Producer.KafkaProducer<string, string>(new KafkaClient.Producer.ProducerOptions
+        {
+            BootstrapServers = Cluster.BootstrapServers,
+            TransactionalId = EmbeddedClusterFixture.UniqueName("truncation-tx"),
+        });
+        await producer.InitTransactionsAsync(Ct);
+        producer.BeginTransaction();
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(i =>
+            producer.ProduceAsync(tp, new KafkaClient.Producer.Message<string, string> { Value = "t" + i }, Ct)));
+        (await ConsumeAsync(consumer, 5)).Should().OnlyContain(r => r.LeaderEpoch == first.LeaderEpoch);
+
+        // The commit marker (offset 5) is written in the next epoch; the consumer passes it without handing anything out.
+        Cluster.MovePartitionLeader(topic, 0, first.Replicas.First(r => r != first.LeaderId));
+        await producer.CommitTransactionAsync(Ct);
+        var unexpected = new List<ConsumeResult<string, string>>();
+        await WaitUntilAsync(async () =>
+        {
+            unexpected.AddRange(await consumer.ConsumeBatchAsync(10, TimeSpan.FromMilliseconds(50), Ct));
+            return consumer.Position(tp) == 6;
+        }, Deadline, "the consumer is past the commit marker");
+        unexpected.Should().BeEmpty();
+
+        // Validated after the next leader change with the marker's epoch, not the last record's (which ended at 5 < 6).
+        Cluster.MovePartitionLeader(topic, 0, first.LeaderId);
+        await ProduceAsync(Cluster, topic, 0, 5, first: 6);
+        (await ConsumeAsync(consumer, 5)).Select(r => r.Offset).Should().Equal(6, 7, 8, 9, 10);
+    }
+
+    [Fact]
     public async Task A_committed_offset_resumes_with_its_leader_epoch_and_is_validated()
     {
         var (topic, tp, epoch) = await TopicWithTwentyRecordsAsync("truncated-committed");
