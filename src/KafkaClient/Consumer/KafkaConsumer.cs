@@ -677,6 +677,14 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 state.PositionEpoch = chunk.EndEpoch;
             }
         }
+        else if (chunk.Processed > state.StoredOffset && chunk.Processed <= state.Position && !state.Removed)
+        {
+            // A runner handler finished its record after a pause or a position validation made the chunk stale (the fold
+            // then took the record as delivered, not yet processed). The position did not move back past it, so it counts
+            // as processed: otherwise an AfterProcessing commit would hand it to the next owner again.
+            state.StoredOffset = chunk.Processed;
+            state.StoredEpoch = chunk.ProcessedEpoch;
+        }
         if (ReferenceEquals(state.ActiveChunk, chunk))
         {
             state.ActiveChunk = null;
