@@ -157,6 +157,14 @@ internal sealed class PartitionLog
         int lastSequence = baseSequence < 0 ? -1 : (int)((baseSequence + (long)batch.LastOffsetDelta) % ((long)int.MaxValue + 1));
         lock (_lock)
         {
+            if (_epochs.Count > 0 && leaderEpoch < _epochs[^1].Epoch)
+            {
+                // The leadership moved while the request was handled: a deposed leader cannot append (Kafka checks under
+                // the partition's leader lock). Stamping the batch with the old epoch past the new epoch's start would
+                // make consumers validating their position (KIP-320) see a truncation that never happened.
+                return AppendResult.Failed(ErrorCode.NotLeaderOrFollower,
+                    $"Leader epoch {leaderEpoch} is older than the partition's current epoch {_epochs[^1].Epoch}.");
+            }
             ProducerEntry? producer = null;
             if (producerId >= 0)
             {
@@ -256,6 +264,13 @@ internal sealed class PartitionLog
         {
             long offset = _logEndOffset;
             BinaryPrimitives.WriteInt64BigEndian(bytes, offset);
+            if (_epochs.Count > 0 && leaderEpoch < _epochs[^1].Epoch)
+            {
+                // The leadership moved since the coordinator looked: the marker is written by the current leader, in
+                // its epoch (the field is outside the CRC).
+                leaderEpoch = _epochs[^1].Epoch;
+                BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(RecordBatchOffsets.PartitionLeaderEpoch), leaderEpoch);
+            }
             AddLocked(new StoredBatch
             {
                 Bytes = bytes,
