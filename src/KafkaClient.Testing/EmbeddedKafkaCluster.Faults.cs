@@ -53,6 +53,32 @@ public sealed partial class EmbeddedKafkaCluster
     }
 
     /// <summary>
+    /// Simulates an unclean leader election (<c>unclean.leader.election.enable</c>): a replica whose log ends at
+    /// <paramref name="offset"/> becomes leader with a new leader epoch, and the records from <paramref name="offset"/> on
+    /// are lost, as when Kafka truncates the other replicas to the new leader's log. The cut keeps whole batches: it is at
+    /// the start of the batch holding <paramref name="offset"/>. OffsetForLeaderEpoch then reports the end of each older
+    /// epoch at or before the cut, which is how consumers detect the truncation (KIP-320); clients with the old epoch get
+    /// FENCED_LEADER_EPOCH. Later produce appends from the cut under the new epoch.
+    /// </summary>
+    /// <param name="topic">The topic name.</param>
+    /// <param name="partition">The partition index.</param>
+    /// <param name="offset">The new log end offset, between the log start and end offsets.</param>
+    /// <param name="nodeId">The new leader; null (default) keeps the current leader (its epoch still moves on).</param>
+    /// <returns>The log end offset after the cut.</returns>
+    /// <exception cref="ArgumentException">No such partition or broker, or the offset is outside the log.</exception>
+    public long TruncatePartition(string topic, int partition, long offset, int? nodeId = null)
+    {
+        var p = _state.GetTopic(topic)?.Partition(partition)
+            ?? throw new ArgumentException($"Partition {topic}-{partition} does not exist.", nameof(partition));
+        int leader = nodeId ?? p.Leadership.LeaderId;
+        if (leader < 0)
+        {
+            throw new ArgumentException($"Partition {topic}-{partition} has no leader; pass the broker to elect.", nameof(nodeId));
+        }
+        return _state.TruncateAndMoveLeader(p, offset, leader);
+    }
+
+    /// <summary>
     /// Makes the next <paramref name="count"/> requests of <paramref name="apiKey"/> (to any broker,
     /// or only to <paramref name="nodeId"/>) fail with <paramref name="error"/> in every
     /// topic/partition/result of the response, without being applied. Faults queue in order.

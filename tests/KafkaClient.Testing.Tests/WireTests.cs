@@ -259,6 +259,40 @@ public sealed class WireTests : IClassFixture<KeepForeverClusterFixture>
     }
 
     [Fact]
+    public async Task Truncating_a_partition_cuts_the_log_at_a_batch_and_reports_where_older_epochs_end()
+    {
+        string topic = EmbeddedClusterFixture.UniqueName("truncate");
+        Cluster.CreateTopic(topic, partitions: 1, replicationFactor: 3);
+        await using var client = await ConnectAsync();
+        var before = Cluster.DescribePartition(topic, 0)!.Value;
+        await ProduceAsync(client, topic, 0, Batch(4)); // offsets 0-3
+        await ProduceAsync(client, topic, 0, Batch(4)); // offsets 4-7
+        int next = before.Replicas.First(r => r != before.LeaderId);
+
+        Cluster.TruncatePartition(topic, 0, 5, next).Should().Be(4, "the cut keeps whole batches");
+
+        var after = Cluster.DescribePartition(topic, 0)!.Value;
+        after.LeaderId.Should().Be(next);
+        after.LeaderEpoch.Should().Be(before.LeaderEpoch + 1);
+        after.HighWatermark.Should().Be(4);
+        (await ProduceAsync(client, topic, 0, Batch(2), next)).BaseOffset.Should().Be(4, "the new leader appends from the cut");
+
+        var epochs = await client.SendAsync(new OffsetForLeaderEpochRequest
+        {
+            ReplicaId = -1,
+            Topics = [new OffsetForLeaderEpochRequest.OffsetForLeaderTopic
+            {
+                Topic = topic,
+                Partitions = [new OffsetForLeaderEpochRequest.OffsetForLeaderPartition { Partition = 0, CurrentLeaderEpoch = after.LeaderEpoch, LeaderEpoch = before.LeaderEpoch }],
+            }],
+        }, next, ConnectionPurpose.General, Ct);
+        var end = epochs.Topics.Single().Partitions.Single();
+        end.ErrorCode.Should().Be(0);
+        end.LeaderEpoch.Should().Be(before.LeaderEpoch);
+        end.EndOffset.Should().Be(4, "a consumer at offset 8 of the old epoch learns that its log diverged at 4");
+    }
+
+    [Fact]
     public async Task Injected_errors_fail_the_next_requests_without_applying_them()
     {
         string topic = EmbeddedClusterFixture.UniqueName("inject");

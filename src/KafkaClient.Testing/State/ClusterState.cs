@@ -423,6 +423,26 @@ internal sealed class ClusterState
     }
 
     /// <summary>
+    /// Unclean leader election onto <paramref name="brokerId"/> (added to the replicas if needed) whose log ends at
+    /// <paramref name="offset"/>: the log is cut there and the new leader epoch starts at the cut. Returns the new log end.
+    /// </summary>
+    public long TruncateAndMoveLeader(PartitionState partition, long offset, int brokerId)
+    {
+        if (!BrokerIds.Contains(brokerId))
+        {
+            throw new ArgumentOutOfRangeException(nameof(brokerId), brokerId, "No such broker.");
+        }
+        lock (_sync)
+        {
+            var old = partition.Leadership;
+            int[] replicas = old.Replicas.Contains(brokerId) ? old.Replicas : [brokerId, .. old.Replicas];
+            long end = partition.Log.TruncateAndBeginEpoch(offset, old.LeaderEpoch + 1);
+            partition.Leadership = new Leadership(brokerId, old.LeaderEpoch + 1, replicas);
+            return end;
+        }
+    }
+
+    /// <summary>
     /// ElectLeaders for one partition: preferred (the first replica, when it runs) or unclean (any
     /// running replica of a leaderless partition). ELECTION_NOT_NEEDED when the partition already
     /// has that leader (or, unclean, any leader).

@@ -102,6 +102,59 @@ internal sealed class PartitionLog
     }
 
     /// <summary>
+    /// Unclean leader election, as the new leader's log sees it: the batches from the one holding <paramref name="offset"/>
+    /// on are gone (a replica holds whole batches), leader epochs that began past the cut are forgotten, and
+    /// <paramref name="newEpoch"/> starts at the new log end offset. Producer state is rolled back to the batches kept (a
+    /// producer with none left is forgotten); open and aborted transactions past the cut are dropped. Returns the new
+    /// log end offset.
+    /// </summary>
+    public long TruncateAndBeginEpoch(long offset, int newEpoch)
+    {
+        lock (_lock)
+        {
+            if (offset < _logStartOffset || offset > _logEndOffset)
+            {
+                throw new ArgumentOutOfRangeException(nameof(offset), offset, $"The log holds offsets {_logStartOffset} to {_logEndOffset}.");
+            }
+            int first = FindBatchLocked(offset);
+            long cut = first < 0 ? _logEndOffset : Math.Min(offset, _batches[first].BaseOffset);
+            if (first >= 0)
+            {
+                _batches.RemoveRange(first, _batches.Count - first);
+            }
+            _logEndOffset = cut;
+            foreach (var (id, producer) in _producers.ToList())
+            {
+                var kept = producer.Recent.Where(b => b.BaseOffset < cut).ToList();
+                if (kept.Count == producer.Recent.Count)
+                {
+                    continue;
+                }
+                if (kept.Count == 0)
+                {
+                    _producers.Remove(id);
+                    continue;
+                }
+                producer.Recent.Clear();
+                kept.ForEach(producer.Recent.Enqueue);
+                producer.LastSequence = kept[^1].LastSequence;
+            }
+            foreach (var (id, firstOffset) in _openTransactions.ToList())
+            {
+                if (firstOffset >= cut)
+                {
+                    _openTransactions.Remove(id);
+                }
+            }
+            _aborted.RemoveAll(t => t.LastOffset >= cut);
+            _epochs.RemoveAll(e => e.Epoch >= newEpoch || e.StartOffset >= cut);
+            _epochs.Add((newEpoch, cut));
+            SignalLocked();
+            return cut;
+        }
+    }
+
+    /// <summary>
     /// Appends one producer batch (already framed and CRC-checked by the caller), applying
     /// Kafka's idempotence rules: a retried batch among the producer's last five returns the
     /// original offset; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH.
@@ -114,6 +167,14 @@ internal sealed class PartitionLog
         int lastSequence = baseSequence < 0 ? -1 : (int)((baseSequence + (long)batch.LastOffsetDelta) % ((long)int.MaxValue + 1));
         lock (_lock)
         {
+            if (_epochs.Count > 0 && leaderEpoch < _epochs[^1].Epoch)
+            {
+                // The leadership moved while the request was handled: a deposed leader cannot append (Kafka checks under
+                // the partition's leader lock). Stamping the batch with the old epoch past the new epoch's start would
+                // make consumers validating their position (KIP-320) see a truncation that never happened.
+                return AppendResult.Failed(ErrorCode.NotLeaderOrFollower,
+                    $"Leader epoch {leaderEpoch} is older than the partition's current epoch {_epochs[^1].Epoch}.");
+            }
             ProducerEntry? producer = null;
             if (producerId >= 0)
             {
@@ -216,6 +277,13 @@ internal sealed class PartitionLog
             Memory<byte> bytes = AllocateLocked(written.Length);
             written.Span.CopyTo(bytes.Span);
             BinaryPrimitives.WriteInt64BigEndian(bytes.Span, offset);
+            if (_epochs.Count > 0 && leaderEpoch < _epochs[^1].Epoch)
+            {
+                // The leadership moved since the coordinator looked: the marker is written by the current leader, in
+                // its epoch (the field is outside the CRC).
+                leaderEpoch = _epochs[^1].Epoch;
+                BinaryPrimitives.WriteInt32BigEndian(bytes.Span[RecordBatchOffsets.PartitionLeaderEpoch..], leaderEpoch);
+            }
             AddLocked(new StoredBatch
             {
                 Bytes = bytes,

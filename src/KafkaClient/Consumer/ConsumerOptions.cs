@@ -2,7 +2,12 @@ using KafkaClient.Consumer.Assignors;
 
 namespace KafkaClient.Consumer;
 
-/// <summary>Where a consumer starts in a partition that has no committed offset, or whose offset no longer exists (Java: <c>auto.offset.reset</c>).</summary>
+/// <summary>
+/// Where a consumer starts in a partition that has no committed offset, or whose offset no longer exists (Java:
+/// <c>auto.offset.reset</c>). A position found beyond a truncated log after a leader change (KIP-320) is handled as in
+/// Java: <see cref="Latest"/> and <see cref="Earliest"/> both move to the first offset known to diverge (not to the end
+/// or the start of the log); <see cref="Error"/> raises <see cref="Errors.LogTruncationException"/>.
+/// </summary>
 public enum AutoOffsetReset
 {
     /// <summary>Start after the last record: only new records are read (the Java default).</summary>
@@ -11,7 +16,11 @@ public enum AutoOffsetReset
     /// <summary>Start at the oldest record still in the log.</summary>
     Earliest = 1,
 
-    /// <summary>Fail: consuming raises <see cref="Errors.KafkaException"/> with <see cref="Errors.ErrorCode.OffsetOutOfRange"/>.</summary>
+    /// <summary>
+    /// Fail: consuming raises <see cref="Errors.KafkaException"/> with <see cref="Errors.ErrorCode.OffsetOutOfRange"/> (a
+    /// <see cref="Errors.LogTruncationException"/> when the log was truncated below the position), once, and the partition
+    /// is not fetched until it is sought (Java: <c>none</c>).
+    /// </summary>
     Error = 2,
 }
 

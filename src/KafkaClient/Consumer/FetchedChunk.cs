@@ -22,8 +22,9 @@ internal sealed class FetchedChunk
 
     private ResponseFrame? _frame;
 
-    public FetchedChunk(PartitionState state, int version, ReadOnlyMemory<byte> records, long endOffset, List<FetchResponse.AbortedTransaction>? aborted, ResponseFrame? frame = null, int declaredRecords = 0)
+    public FetchedChunk(PartitionState state, int version, ReadOnlyMemory<byte> records, long endOffset, List<FetchResponse.AbortedTransaction>? aborted, ResponseFrame? frame = null, int declaredRecords = 0, int endEpoch = -1)
     {
+        EndEpoch = endEpoch;
         _frame = frame;
         DeclaredRecords = declaredRecords;
         State = state;
@@ -49,6 +50,12 @@ internal sealed class FetchedChunk
 
     /// <summary>The offset after the last complete batch: the position once every record of the chunk is consumed.</summary>
     public long EndOffset { get; }
+
+    /// <summary>
+    /// The leader epoch of the last complete batch: the position's epoch once the chunk is done, even when that batch was
+    /// not handed out (a control batch, an aborted transaction's batch), so KIP-320 validation asks about the right epoch.
+    /// </summary>
+    public int EndEpoch { get; }
 
     public List<FetchResponse.AbortedTransaction>? Aborted { get; }
 
@@ -90,16 +97,30 @@ internal sealed class FetchedChunk
 
     public int Index { get; set; }
 
+    /// <summary>
+    /// The records handed out since the last call (<see cref="Index"/> minus what was counted before), for the records-consumed
+    /// metric: counted when the chunk's last record goes out or the chunk is finished, never per record.
+    /// </summary>
+    public int TakeUncounted()
+    {
+        int uncounted = Index - _counted;
+        _counted = Index;
+        return uncounted;
+    }
+
+    private int _counted;
+
     public ref readonly DecodedRecord this[int index] => ref _records[index];
 
     /// <summary>
-    /// The offset after the last complete batch of <paramref name="recordSet"/> (-1 when it holds none), and the records
-    /// its complete batches declare (an upper bound on what the chunk hands out).
+    /// The offset after the last complete batch of <paramref name="recordSet"/> (-1 when it holds none), the records
+    /// its complete batches declare (an upper bound on what the chunk hands out), and the last complete batch's leader epoch.
     /// </summary>
-    public static long FindEndOffset(ReadOnlySpan<byte> recordSet, out int recordCount)
+    public static long FindEndOffset(ReadOnlySpan<byte> recordSet, out int recordCount, out int endEpoch)
     {
         long end = -1;
         recordCount = 0;
+        endEpoch = -1;
         int p = 0;
         while (recordSet.Length - p >= 61)
         {
@@ -111,6 +132,7 @@ internal sealed class FetchedChunk
             }
             int lastOffsetDelta = BinaryPrimitives.ReadInt32BigEndian(recordSet[(p + 23)..]);
             end = baseOffset + lastOffsetDelta + 1;
+            endEpoch = BinaryPrimitives.ReadInt32BigEndian(recordSet[(p + 12)..]);
             recordCount += Math.Max(0, BinaryPrimitives.ReadInt32BigEndian(recordSet[(p + 57)..]));
             p += 12 + length;
         }

@@ -3,6 +3,7 @@ using KafkaClient.Cluster;
 using KafkaClient.Diagnostics;
 using KafkaClient.Errors;
 using KafkaClient.Network;
+using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
 
 namespace KafkaClient.Consumer;
@@ -15,6 +16,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
     private readonly Dictionary<int, FetchSession> _sessions = [];
     private Task _resolving = Task.CompletedTask;
     private Task _refreshing = Task.CompletedTask;
+    private Task _validating = Task.CompletedTask;
     private bool _metadataNeeded;
     private long _metadataNotBefore;
 
@@ -48,13 +50,18 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             {
                 List<FetchPlan> plans;
                 bool resolve;
+                bool validate;
                 lock (_sync)
                 {
-                    plans = PlanFetchesLocked(client.Metadata, ref wait, out resolve);
+                    plans = PlanFetchesLocked(client.Metadata, ref wait, out resolve, out validate);
                 }
                 if (resolve && _resolving.IsCompleted)
                 {
                     _resolving = ResolvePositionsAsync(client, ct);
+                }
+                if (validate && _validating.IsCompleted)
+                {
+                    _validating = ValidatePositionsAsync(client, ct);
                 }
                 if (_metadataNeeded && _refreshing.IsCompleted && Now >= _metadataNotBefore)
                 {
@@ -104,9 +111,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         _fetchWake.Set();
     }
 
-    private List<FetchPlan> PlanFetchesLocked(ClusterMetadata metadata, ref TimeSpan wait, out bool resolve)
+    private List<FetchPlan> PlanFetchesLocked(ClusterMetadata metadata, ref TimeSpan wait, out bool resolve, out bool validate)
     {
         resolve = false;
+        validate = false;
         long now = Now;
         Dictionary<int, List<PartitionState>>? byNode = null;
         foreach (var state in _partitions.Values)
@@ -125,11 +133,28 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 resolve = true;
                 continue;
             }
+            var partition = metadata.Partition(state.Topic, state.Partition);
+            if (partition is { LeaderId: >= 0, LeaderEpoch: >= 0 } && partition.LeaderEpoch != state.LeaderEpochSeen)
+            {
+                state.LeaderEpochSeen = partition.LeaderEpoch;
+                if (!state.AwaitingValidation && state.CurrentPositionEpoch >= 0)
+                {
+                    // KIP-320: a new leader (or a position that moved with an epoch) may have a log that ends below the
+                    // position (unclean election). What was fetched from the old leader is dropped, as Java does, and
+                    // nothing is fetched until OffsetForLeaderEpoch shows where the position's epoch ends.
+                    state.Invalidate();
+                    state.AwaitingValidation = true;
+                }
+            }
+            if (state.AwaitingValidation)
+            {
+                validate = true;
+                continue;
+            }
             if (state.BufferedBytes >= _options.MaxPartitionFetchBytes || _bufferedBytes >= _options.MaxBufferedBytes)
             {
                 continue;
             }
-            var partition = metadata.Partition(state.Topic, state.Partition);
             int node = state.PreferredReplica >= 0 && metadata.Broker(state.PreferredReplica) is not null ? state.PreferredReplica : partition?.LeaderId ?? -1;
             if (node < 0 || metadata.Broker(node) is null)
             {
@@ -411,7 +436,8 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             }
             var records = data.Records ?? ReadOnlyMemory<byte>.Empty;
             int declared = 0;
-            long end = records.Length > 0 ? FetchedChunk.FindEndOffset(records.Span, out declared) : -1;
+            int endEpoch = -1;
+            long end = records.Length > 0 ? FetchedChunk.FindEndOffset(records.Span, out declared, out endEpoch) : -1;
             if (end <= entry.FetchOffset)
             {
                 // Nothing complete past the fetch offset. Under read_committed the broker may return only
@@ -422,7 +448,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             state.BufferedBytes += records.Length;
             _bufferedBytes += records.Length;
             frame.AddReference();
-            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame, declared));
+            _ready.Writer.TryWrite(new FetchedChunk(state, entry.Version, records, end, data.AbortedTransactions, frame, declared, endEpoch));
             return true;
         }
         state.PreferredReplica = -1;
@@ -562,6 +588,162 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         finally
         {
             _fetchWake.Set();
+        }
+    }
+
+    /// <summary>
+    /// KIP-320 position validation: for each partition awaiting it, asks its leader (OffsetForLeaderEpoch v3+, with the
+    /// current leader epoch for fencing) where the leader epoch of the position ends. An end below the position means the
+    /// log was truncated (unclean leader election): as Java, with <see cref="AutoOffsetReset.Earliest"/> or
+    /// <see cref="AutoOffsetReset.Latest"/> the position moves to that end offset (the first offset known to diverge), and
+    /// with <see cref="AutoOffsetReset.Error"/> a <see cref="LogTruncationException"/> reaches the application and the
+    /// partition stops until it is sought. A leader that knows no end for the epoch is a truncation with no known
+    /// divergence point: reset by policy (or the same error). Leadership errors retry after a metadata refresh; a broker
+    /// older than OffsetForLeaderEpoch v3 (which consumers may use without cluster permission) is not asked, as in Java.
+    /// </summary>
+    private async Task ValidatePositionsAsync(KafkaProtocolClient client, CancellationToken ct)
+    {
+        await Task.Yield();
+        List<(PartitionState State, int Version, long Offset, int Epoch, int LeaderId, int LeaderEpoch)> pending = [];
+        lock (_sync)
+        {
+            long now = Now;
+            foreach (var state in _partitions.Values)
+            {
+                if (state.Removed || !state.AwaitingValidation || state.Failed || state.RetryAt > now)
+                {
+                    continue;
+                }
+                if (client.Metadata.Partition(state.Topic, state.Partition) is not { LeaderId: >= 0 } partition)
+                {
+                    _metadataNeeded = true;
+                    continue;
+                }
+                pending.Add((state, state.Version, state.Position, state.PositionEpoch, partition.LeaderId, partition.LeaderEpoch));
+            }
+        }
+        foreach (var byLeader in pending.GroupBy(p => p.LeaderId))
+        {
+            var items = byLeader.ToList();
+            try
+            {
+                var versions = await client.GetApiVersionsAsync(byLeader.Key, ct).ConfigureAwait(false);
+                if (versions.BrokerRange(ApiKey.OffsetForLeaderEpoch) is not { Max: >= 3 })
+                {
+                    lock (_sync)
+                    {
+                        foreach (var item in items)
+                        {
+                            if (IsCurrent(item.State, item.Version, item.Offset))
+                            {
+                                item.State.AwaitingValidation = false;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                var request = new OffsetForLeaderEpochRequest
+                {
+                    ReplicaId = -1,
+                    Topics = [.. items.GroupBy(p => p.State.Topic).Select(t => new OffsetForLeaderEpochRequest.OffsetForLeaderTopic
+                    {
+                        Topic = t.Key,
+                        Partitions = [.. t.Select(p => new OffsetForLeaderEpochRequest.OffsetForLeaderPartition
+                        {
+                            Partition = p.State.Partition,
+                            CurrentLeaderEpoch = p.LeaderEpoch,
+                            LeaderEpoch = p.Epoch,
+                        })],
+                    })],
+                };
+                var response = await client.SendAsync(request, byLeader.Key, ConnectionPurpose.General, ct).ConfigureAwait(false);
+                lock (_sync)
+                {
+                    var byPartition = items.ToDictionary(p => p.State.TopicPartition);
+                    foreach (var topic in response.Topics)
+                    {
+                        foreach (var result in topic.Partitions)
+                        {
+                            if (byPartition.Remove(new TopicPartition(topic.Topic, result.Partition), out var item) && IsCurrent(item.State, item.Version, item.Offset))
+                            {
+                                CompleteValidationLocked(item.State, item.Epoch, item.LeaderEpoch, result);
+                            }
+                        }
+                    }
+                    foreach (var missed in byPartition.Values)
+                    {
+                        missed.State.RetryAt = After(_options.RetryBackoff);
+                    }
+                }
+            }
+            catch (Exception ex) when (!ct.IsCancellationRequested)
+            {
+                Log.ConsumerLoopError(_logger, "position validation", ex.Message, ex is KafkaException ? null : ex);
+                lock (_sync)
+                {
+                    long retryAt = After(_options.RetryBackoff);
+                    foreach (var item in items)
+                    {
+                        item.State.RetryAt = retryAt;
+                    }
+                    _metadataNeeded = true;
+                }
+            }
+        }
+        _fetchWake.Set();
+
+        static bool IsCurrent(PartitionState state, int version, long offset) =>
+            !state.Removed && state.AwaitingValidation && state.Version == version && state.Position == offset;
+    }
+
+    /// <summary>Applies one partition's OffsetForLeaderEpoch answer to a position still awaiting validation.</summary>
+    private void CompleteValidationLocked(PartitionState state, int positionEpoch, int leaderEpoch, OffsetForLeaderEpochResponse.EpochEndOffset result)
+    {
+        var error = (ErrorCode)result.ErrorCode;
+        var position = new TopicPartitionOffset(state.TopicPartition, state.Position, positionEpoch);
+        switch (error)
+        {
+            case ErrorCode.None:
+                break;
+            case ErrorCode.TopicAuthorizationFailed:
+                state.Failed = true;
+                state.AwaitingValidation = false;
+                _ready.Writer.TryWrite(new FetchedChunk(state, state.Version, KafkaException.FromErrorCode(error, $"Validating the position of {state.TopicPartition} failed.")));
+                return;
+            default:
+                // FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, ...:
+                // our metadata is behind or ahead of the broker's. Refresh and ask again (the leader epoch seen is
+                // updated from the new metadata; the position stays awaiting validation).
+                Log.PartitionFetchError(_logger, state.TopicPartition.ToString(), ErrorCodes.ProtocolName(error));
+                state.RetryAt = After(_options.RetryBackoff);
+                _metadataNeeded = true;
+                return;
+        }
+        bool unknownEnd = result.EndOffset < 0 || result.LeaderEpoch < 0;
+        if (!unknownEnd && result.EndOffset >= state.Position)
+        {
+            state.AwaitingValidation = false;
+            return;
+        }
+        TopicPartitionOffset? divergent = unknownEnd ? null : new TopicPartitionOffset(state.TopicPartition, result.EndOffset, result.LeaderEpoch);
+        Log.LogTruncated(_logger, state.TopicPartition.ToString(), state.Position, positionEpoch, divergent?.Offset ?? -1, _options.AutoOffsetReset.ToString());
+        if (_options.AutoOffsetReset == AutoOffsetReset.Error)
+        {
+            state.Failed = true;
+            state.AwaitingValidation = false;
+            _ready.Writer.TryWrite(new FetchedChunk(state, state.Version, new LogTruncationException(position, divergent)));
+            return;
+        }
+        if (divergent is { } at)
+        {
+            // Java's seekValidated: continue from the first offset known to diverge, checked against this leader epoch.
+            state.MoveTo(at.Offset, at.LeaderEpoch);
+            state.LeaderEpochSeen = leaderEpoch;
+        }
+        else
+        {
+            state.MoveTo(-1, -1);
+            state.Pending = _options.AutoOffsetReset == AutoOffsetReset.Earliest ? PendingPosition.Earliest : PendingPosition.Latest;
         }
     }
 

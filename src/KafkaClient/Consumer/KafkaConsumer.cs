@@ -572,6 +572,10 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 chunk.Index++;
                 chunk.PublishDelivered(record.Offset + 1, decoded.LeaderEpoch);
                 Volatile.Write(ref state.HandingOut, 0);
+                if (chunk.Index == chunk.Count)
+                {
+                    CountConsumed(chunk);
+                }
                 if (KafkaDiagnostics.ActivitySource.HasListeners())
                 {
                     ConsumerTracing.RecordReceived(state.TopicPartition, record, _options.GroupId);
@@ -651,7 +655,6 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 }
                 throw new KafkaException(ex.ErrorCode, $"{state.TopicPartition} at offset {state.Position}: {ex.Message} The partition is not fetched again until it is sought.", ex);
             }
-            ConsumerMetrics.RecordsConsumed.Add(chunk.Count, new KeyValuePair<string, object?>("topic", state.Topic));
             ConsumerMetrics.BytesConsumed.Add(chunk.RecordSet.Length, new KeyValuePair<string, object?>("topic", state.Topic));
             return chunk;
         }
@@ -662,13 +665,25 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
     private void FinishChunkLocked(FetchedChunk chunk, bool stale)
     {
         var state = chunk.State;
+        CountConsumed(chunk);
         if (!stale)
         {
             state.Fold();
             if (chunk.EndOffset > state.Position)
             {
+                // Past batches never handed out (control batches, aborted transactions): the position's epoch is the
+                // last batch's, or a later validation would take the skipped batches for a truncation.
                 state.Position = chunk.EndOffset;
+                state.PositionEpoch = chunk.EndEpoch;
             }
+        }
+        else if (chunk.Processed > state.StoredOffset && chunk.Processed <= state.Position && !state.Removed)
+        {
+            // A runner handler finished its record after a pause or a position validation made the chunk stale (the fold
+            // then took the record as delivered, not yet processed). The position did not move back past it, so it counts
+            // as processed: otherwise an AfterProcessing commit would hand it to the next owner again.
+            state.StoredOffset = chunk.Processed;
+            state.StoredEpoch = chunk.ProcessedEpoch;
         }
         if (ReferenceEquals(state.ActiveChunk, chunk))
         {
@@ -681,6 +696,20 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
             _current = null;
         }
         _finished.Add(chunk);
+    }
+
+    /// <summary>
+    /// Adds the records the application got from <paramref name="chunk"/> since the last count to the records-consumed metric:
+    /// once when its last record is handed out and once when it finishes, so records dropped by a seek, pause or revocation are
+    /// never counted, and nothing is added per record.
+    /// </summary>
+    private static void CountConsumed(FetchedChunk chunk)
+    {
+        int count = chunk.TakeUncounted();
+        if (count > 0)
+        {
+            ConsumerMetrics.RecordsConsumed.Add(count, new KeyValuePair<string, object?>("topic", chunk.State.Topic));
+        }
     }
 
     private void ReleaseFinished()

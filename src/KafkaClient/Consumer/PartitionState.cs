@@ -57,6 +57,16 @@ internal sealed class PartitionState
 
     public bool Paused { get; set; }
 
+    /// <summary>
+    /// The leader epoch (from metadata) the position was last checked against, -1 before the first fetch after it moved
+    /// (Java's <c>FetchPosition.currentLeader</c>). A different epoch in metadata means the leader changed: the position
+    /// is validated (KIP-320) before the partition is fetched again.
+    /// </summary>
+    public int LeaderEpochSeen { get; set; } = -1;
+
+    /// <summary>The position waits for OffsetForLeaderEpoch to confirm the log was not truncated below it; not fetched meanwhile.</summary>
+    public bool AwaitingValidation { get; set; }
+
     /// <summary>No longer assigned: everything fetched for it is dropped.</summary>
     public bool Removed { get; set; }
 
@@ -191,6 +201,10 @@ internal sealed class PartitionState
         Position = position;
         PositionEpoch = leaderEpoch;
         FetchPosition = position;
+        // A moved position carrying an epoch is validated against the leader before it is fetched (as Java's
+        // seekUnvalidated); one without an epoch cannot be.
+        LeaderEpochSeen = -1;
+        AwaitingValidation = false;
     }
 
     /// <summary>The end of the log for lag: the last stable offset under read_committed, otherwise the high watermark.</summary>

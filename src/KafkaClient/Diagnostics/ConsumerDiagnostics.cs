@@ -8,7 +8,7 @@ namespace KafkaClient.Diagnostics;
 /// <summary>The consumer's instruments (OpenTelemetry messaging conventions where they exist).</summary>
 internal static class ConsumerMetrics
 {
-    public static readonly Counter<long> RecordsConsumed = KafkaDiagnostics.Meter.CreateCounter<long>("kafka.consumer.records.consumed", "{record}", "Records fetched and handed to the application.");
+    public static readonly Counter<long> RecordsConsumed = KafkaDiagnostics.Meter.CreateCounter<long>("kafka.consumer.records.consumed", "{record}", "Records handed to the application (records fetched and then dropped by a seek, pause or revocation do not count).");
 
     public static readonly Counter<long> BytesConsumed = KafkaDiagnostics.Meter.CreateCounter<long>("kafka.consumer.bytes.consumed", "By", "Record batch bytes fetched (before decompression).");
 

@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(1203, LogLevel.Information, "Offset {Offset} of {Partition} is out of range; resetting per AutoOffsetReset {Policy}")]
     public static partial void OffsetOutOfRange(ILogger logger, string partition, long offset, string policy);
 
+    [LoggerMessage(1204, LogLevel.Warning, "The log of {Partition} was truncated below the position {Offset} (leader epoch {Epoch}); first diverging offset {DivergentOffset} (-1: unknown); AutoOffsetReset {Policy}")]
+    public static partial void LogTruncated(ILogger logger, string partition, long offset, int epoch, long divergentOffset, string policy);
+
     [LoggerMessage(1210, LogLevel.Information, "Group {GroupId}: joined generation {Generation} as {MemberId} (leader: {IsLeader}, protocol {Protocol}); assigned {Partitions}")]
     public static partial void GroupJoined(ILogger logger, string groupId, int generation, string memberId, bool isLeader, string protocol, string partitions);
 

@@ -10,8 +10,8 @@ namespace KafkaClient.Errors;
 /// Callers usually need to tell apart only a few cases, each with its own subtype:
 /// <see cref="KafkaTimeoutException"/>, <see cref="KafkaConnectionException"/>,
 /// <see cref="KafkaAuthenticationException"/>, <see cref="KafkaAuthorizationException"/>,
-/// <see cref="ProducerFencedException"/>, <see cref="UnsupportedVersionException"/> and
-/// <see cref="KafkaProtocolException"/>. Every other broker error arrives as a plain
+/// <see cref="ProducerFencedException"/>, <see cref="UnsupportedVersionException"/>,
+/// <see cref="LogTruncationException"/> and <see cref="KafkaProtocolException"/>. Every other broker error arrives as a plain
 /// <see cref="KafkaException"/>; inspect <see cref="ErrorCode"/> and <see cref="IsRetriable"/>.
 /// Use <see cref="FromErrorCode"/> to turn a response's error code into the right type.
 /// </remarks>

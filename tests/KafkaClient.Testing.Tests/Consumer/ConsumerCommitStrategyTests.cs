@@ -114,6 +114,39 @@ public sealed class ConsumerCommitStrategyTests(EmbeddedClusterFixture fixture) 
         await run;
     }
 
+    /// <summary>
+    /// A pause (as a KIP-320 position validation after a leader change) drops the chunk a handler is working on: the record
+    /// in the handler still counts as processed once the handler returns, or the next owner would process it again.
+    /// </summary>
+    [Fact]
+    public async Task AfterProcessing_counts_a_record_whose_handler_finished_after_its_chunk_was_dropped()
+    {
+        var (topic, tp) = await TopicAsync(20);
+        string group = NewId("processed-dropped");
+        await using var consumer = new KafkaConsumer<string, string>(Options(CommitStrategy.AfterProcessing, group, NewId("c")));
+        consumer.Subscribe([topic]);
+        var blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var run = consumer.RunAsync(async (record, ct) =>
+        {
+            if (record.Offset == 5)
+            {
+                blocked.TrySetResult();
+                await release.Task.WaitAsync(ct);
+            }
+        }, cancellationToken: stop.Token);
+
+        await blocked.Task.WaitAsync(Deadline, Ct);
+        await WaitUntilAsync(async () => await Committed(consumer, tp) == 5, Deadline, "records 0-4 are committed");
+        consumer.Pause([tp]);
+        release.SetResult();
+        await WaitUntilAsync(async () => await Committed(consumer, tp) == 6, Deadline, "record 5, finished after the pause, is committed");
+        consumer.Position(tp).Should().Be(6, "nothing after record 5 was handed out");
+        await stop.CancelAsync();
+        await run;
+    }
+
     [Fact]
     public async Task AfterProcessing_with_ConsumeAsync_commits_what_StoreOffset_marked()
     {

@@ -94,6 +94,38 @@ public sealed class ConsumerDiagnosticsTests(EmbeddedClusterFixture fixture) : I
         metrics.Values("kafka.consumer.rebalances").Sum().Should().BeGreaterThanOrEqualTo(1);
     }
 
+    [Fact]
+    public async Task Records_consumed_counts_what_the_application_got_not_what_a_seek_or_pause_dropped()
+    {
+        using var metrics = new Measurements();
+        string topic = NewTopic(Cluster, "metrics-dropped");
+        var tp = new TopicPartition(topic, 0);
+        await ProduceAsync(Cluster, topic, 0, 20);
+        await using var consumer = new KafkaConsumer<string, string>(new ConsumerOptions
+        {
+            BootstrapServers = Cluster.BootstrapServers,
+            FetchMaxWait = TimeSpan.FromMilliseconds(50),
+        });
+        consumer.Assign([new TopicPartitionOffset(tp, Offset.Beginning)]);
+
+        // Five records out of a buffer holding all twenty (the high watermark is known once the fetch is in), then a seek
+        // back to the start drops the fifteen never handed out.
+        for (int i = 0; i < 5; i++)
+        {
+            await consumer.ConsumeAsync(Ct);
+        }
+        consumer.GetWatermarkOffsets(tp).HighWatermark.Should().Be(20);
+        consumer.Seek(new TopicPartitionOffset(tp, 0));
+        (await ConsumeAsync(consumer, 3)).Select(r => r.Offset).Should().Equal(0, 1, 2);
+
+        // A pause drops what was buffered past offset 3; resuming fetches it again.
+        consumer.Pause([tp]);
+        consumer.Resume([tp]);
+        (await ConsumeAsync(consumer, 17)).Select(r => r.Offset).Should().Equal(Enumerable.Range(3, 17).Select(i => (long)i));
+
+        metrics.Values("kafka.consumer.records.consumed", topic).Sum().Should().Be(5 + 3 + 17);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

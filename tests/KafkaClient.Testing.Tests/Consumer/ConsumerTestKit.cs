@@ -191,7 +191,10 @@ internal sealed class ApiSpy(IApiHandler inner) : IApiHandler
 
     public short MinVersion => Inner.MinVersion;
 
-    public short MaxVersion => Inner.MaxVersion;
+    public short MaxVersion => AdvertisedMaxVersion ?? Inner.MaxVersion;
+
+    /// <summary>When set, the highest version ApiVersions advertises (a broker older than the codec).</summary>
+    public short? AdvertisedMaxVersion { get; set; }
 
     /// <summary>Replaces the handling: given the context, the request and the inner handler, answers.</summary>
     public Func<RequestContext, IKafkaRequest, IApiHandler, CancellationToken, ValueTask<IKafkaResponse?>>? Override { get; set; }
