@@ -106,9 +106,13 @@ internal static class ProduceCommand
             }
 
             measuring = true;
+            using var sampler = AllocationSampler.StartIfRequested();
+            sampler?.Start();
             meter.Start();
             await driver.RunAsync(s.Warmup, s.Messages, s.Mode, progress, latency).ConfigureAwait(false);
             meter.Stop();
+            sampler?.Stop();
+            sampler?.Report(s.Messages);
             measuring = false;
 
             long errors = progress.Errors - warmupErrors;

@@ -433,16 +433,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 {
                 }
                 break;
-            case TaskCompletionSource<DeliveryResult<TKey, TValue>> completion:
-                var result = ToResult(entry.Message, outcome);
-                if (outcome.Error is { } error)
-                {
-                    completion.TrySetException(new ProduceException<TKey, TValue>(result, error));
-                }
-                else
-                {
-                    completion.TrySetResult(result);
-                }
+            case Completion completion:
+                completion.Deliver(ToResult(entry.Message, outcome), outcome.Error);
                 break;
         }
     }

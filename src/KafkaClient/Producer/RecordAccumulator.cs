@@ -186,7 +186,18 @@ internal sealed class RecordAccumulator
     /// overflow it. Returns true when a batch was opened or became full: the sender should wake
     /// (to start the new batch's linger clock, or to send the full one).
     /// </summary>
-    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now)
+    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now) =>
+        Append(partition, timestampMs, key, value, headers, entry, now, out _, out _);
+
+    /// <summary>
+    /// <see cref="Append(TopicPartition, long, NullableBytes, NullableBytes, ReadOnlySpan{RecordHeader}, in DeliveryEntry, long)"/>,
+    /// also telling what the record added to its batch (<paramref name="appendedBytes"/>: the record
+    /// with its length prefix, plus the batch header when it opened a batch) and whether the
+    /// partition's open batch is full after it (<paramref name="batchFull"/>: closed, or without room
+    /// for another record of the same size), for the sticky partitioner.
+    /// </summary>
+    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now,
+        out int appendedBytes, out bool batchFull)
     {
         var queue = GetQueue(partition);
         bool becameReady = false;
@@ -201,15 +212,20 @@ internal sealed class RecordAccumulator
                 queue.Open = batch = null;
                 becameReady = true;
             }
+            appendedBytes = 0;
             if (batch is null)
             {
                 batch = queue.Open = RentBatch(partition, now);
                 size = batch.Writer.MeasureRecord(timestampMs, key, value, headers);
+                appendedBytes = RecordBatchWriter.BatchHeaderSize;
                 becameReady = true;
             }
             batch.Writer.Append(timestampMs, key, value, headers);
             batch.Add(entry, size);
+            appendedBytes += size;
             Interlocked.Add(ref _bufferedBytes, size);
+            // No room for another record like this one: the next would open a new batch.
+            batchFull = batch.SizeInBytes + size > _batchSize;
             if (batch.SizeInBytes >= _batchSize)
             {
                 batch.IsClosed = true;
