@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Diagnostics.Tracing;
 
 namespace KafkaClient.Perf;
@@ -12,6 +13,30 @@ internal sealed class AllocationSampler : EventListener
 {
     private readonly ConcurrentDictionary<string, long> _bytesByType = new();
     private volatile bool _sampling;
+    private readonly MeterListener _meters = new();
+    private long _batches;
+    private long _batchRecords;
+
+    private AllocationSampler()
+    {
+        // Records per batch (KafkaClient's own histogram): small batches mean more per-batch work and allocation.
+        _meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "KafkaClient" && instrument.Name == "kafka.producer.batch.records")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _meters.SetMeasurementEventCallback<int>((_, value, _, _) =>
+        {
+            if (_sampling)
+            {
+                Interlocked.Increment(ref _batches);
+                Interlocked.Add(ref _batchRecords, value);
+            }
+        });
+        _meters.Start();
+    }
 
     public static AllocationSampler? StartIfRequested() =>
         Environment.GetEnvironmentVariable("KAFKACLIENT_PERF_ALLOCATIONS") == "1" ? new AllocationSampler() : null;
@@ -41,8 +66,18 @@ internal sealed class AllocationSampler : EventListener
         _bytesByType.AddOrUpdate(type, amount, (_, total) => total + amount);
     }
 
+    public override void Dispose()
+    {
+        _meters.Dispose();
+        base.Dispose();
+    }
+
     public void Report(long messages)
     {
+        if (Interlocked.Read(ref _batches) > 0)
+        {
+            Console.Error.WriteLine($"Batches acknowledged during the measured run: {_batches}, {(double)_batchRecords / _batches:0.0} records each.");
+        }
         Console.Error.WriteLine("Allocations sampled during the measured run (bytes per message, by type):");
         foreach (var (type, bytes) in _bytesByType.OrderByDescending(p => p.Value).Take(25))
         {
