@@ -289,7 +289,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
                 sticky.OnAppended(partition, partitionCount, appendedBytes, batchFull);
             }
         }
-        if (wake)
+        if (wake && !TrySendInline())
         {
             _wake.Set();
         }
