@@ -84,13 +84,18 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
         }
 
-        /// <summary>Completes with the record's outcome, unless the caller's wait was cancelled first.</summary>
-        public void Deliver(in DeliveryResult<TKey, TValue> result, KafkaException? error)
+        /// <summary>
+        /// Completes with the record's outcome, unless the caller's wait was cancelled first. The
+        /// caller's continuation runs on the thread pool, or here with <paramref name="runContinuationInline"/>
+        /// (a captured synchronization context is still honoured).
+        /// </summary>
+        public void Deliver(in DeliveryResult<TKey, TValue> result, KafkaException? error, bool runContinuationInline = false)
         {
             if (Interlocked.Exchange(ref _completed, 1) != 0)
             {
                 return;
             }
+            _core.RunContinuationsAsynchronously = !runContinuationInline;
             if (error is null)
             {
                 _core.SetResult(result);
@@ -135,6 +140,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     if (!_cancelled)
                     {
                         _completed = 0;
+                        _core.RunContinuationsAsynchronously = true;
                         _core.Reset();
                         _owner.ReturnCompletion(this);
                     }

@@ -295,7 +295,17 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             var response = await client.SendAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
             ProducerMetrics.RequestLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            HandleResponse(client, batches, response);
+            // The last ProduceAsync completed by this response resumes its caller here, at the
+            // end, instead of through one more thread-pool hop (see RunDeferredDelivery).
+            t_deferDelivery = true;
+            try
+            {
+                HandleResponse(client, batches, response);
+            }
+            finally
+            {
+                t_deferDelivery = false;
+            }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -318,7 +328,41 @@ public sealed partial class KafkaProducer<TKey, TValue>
         finally
         {
             _wake.Set();
+            RunDeferredDelivery();
         }
+    }
+
+    [ThreadStatic]
+    private static bool t_deferDelivery;
+
+    [ThreadStatic]
+    private static Completion? t_deferredCompletion;
+
+    [ThreadStatic]
+    private static DeliveryResult<TKey, TValue> t_deferredResult;
+
+    [ThreadStatic]
+    private static KafkaException? t_deferredError;
+
+    /// <summary>
+    /// Completes the <c>ProduceAsync</c> held back while a response was handled, running its
+    /// caller's continuation on this thread: the response's work is done and this thread-pool
+    /// thread has nothing else to do, so the caller resumes one hop sooner (what an awaited lone
+    /// record's latency is made of). Every other completion of the response ran its continuation
+    /// asynchronously, so no caller's code delays the handling of a response.
+    /// </summary>
+    private static void RunDeferredDelivery()
+    {
+        if (t_deferredCompletion is not { } completion)
+        {
+            return;
+        }
+        var result = t_deferredResult;
+        var error = t_deferredError;
+        t_deferredCompletion = null;
+        t_deferredResult = default;
+        t_deferredError = null;
+        completion.Deliver(result, error, runContinuationInline: true);
     }
 
     private static ProduceRequest.TopicProduceData? FindTopic(List<ProduceRequest.TopicProduceData> topics, string name)
@@ -519,6 +563,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
 #pragma warning restore CA1031
                 {
                 }
+                break;
+            case Completion completion when t_deferDelivery:
+                // Held back until the response is handled; the one held before goes now.
+                t_deferredCompletion?.Deliver(t_deferredResult, t_deferredError);
+                t_deferredCompletion = completion;
+                t_deferredResult = ToResult(entry.Message, outcome);
+                t_deferredError = outcome.Error;
                 break;
             case Completion completion:
                 completion.Deliver(ToResult(entry.Message, outcome), outcome.Error);
