@@ -90,6 +90,9 @@ internal sealed record RunResult
     public double? P99Ms { get; init; }
     public long Errors { get; init; }
 
+    /// <summary>Awaited mode, KafkaClient only: the producer's p50 over a bare Produce round trip's p50 (read back by compare).</summary>
+    public double? P50VsBare { get; init; }
+
     /// <summary>Extra descriptive fields appended after the required ones (mode, settings, ...).</summary>
     public IReadOnlyList<KeyValuePair<string, object?>> Extra { get; init; } = [];
 
@@ -174,6 +177,7 @@ internal sealed record RunResult
             AllocBytes = (long)Math.Round(root.GetProperty("alloc_bytes_per_msg").GetDouble() * root.GetProperty("messages").GetInt64()),
             P50Ms = NullableDouble(root, "p50_ms"),
             P99Ms = NullableDouble(root, "p99_ms"),
+            P50VsBare = NullableDouble(root, "p50_vs_bare"),
             Errors = root.GetProperty("errors").GetInt64(),
         };
     }

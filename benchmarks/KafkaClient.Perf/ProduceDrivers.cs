@@ -46,6 +46,7 @@ internal sealed class KafkaClientDriver<TKey> : IProduceDriver
     private readonly string _topic;
     private readonly int _window;
     private readonly Func<long, Message<TKey, byte[]>> _message;
+    private ValueTask<DeliveryResult<TKey, byte[]>>?[]? _slots;
 
     public KafkaClientDriver(ProduceSettings s, string bootstrap, Func<long, Message<TKey, byte[]>> message)
     {
@@ -111,19 +112,22 @@ internal sealed class KafkaClientDriver<TKey> : IProduceDriver
                 break;
 
             case ProduceMode.Async:
-                var window = new Task<DeliveryResult<TKey, byte[]>>?[(int)Math.Min(_window, count)];
+                // The harness's slots are allocated once, before the measured run (they are not the client's allocations).
+                var window = _slots ??= new ValueTask<DeliveryResult<TKey, byte[]>>?[_window];
+                Array.Clear(window);
+                int length = (int)Math.Min(window.Length, count);
                 for (long i = from; i < end; i++)
                 {
-                    int slot = (int)((i - from) % window.Length);
+                    int slot = (int)((i - from) % length);
                     if (window[slot] is { } oldest)
                     {
                         await Observe(oldest, progress).ConfigureAwait(false);
                     }
                     window[slot] = _producer.ProduceAsync(_topic, _message(i));
                 }
-                for (long i = end; i < end + window.Length; i++)
+                for (long i = end; i < end + length; i++)
                 {
-                    if (window[(int)((i - from) % window.Length)] is { } pending)
+                    if (window[(int)((i - from) % length)] is { } pending)
                     {
                         await Observe(pending, progress).ConfigureAwait(false);
                     }
@@ -141,7 +145,7 @@ internal sealed class KafkaClientDriver<TKey> : IProduceDriver
         }
     }
 
-    private static async Task Observe(Task<DeliveryResult<TKey, byte[]>> task, Progress progress)
+    private static async ValueTask Observe(ValueTask<DeliveryResult<TKey, byte[]>> task, Progress progress)
     {
         try
         {
@@ -164,6 +168,7 @@ internal sealed class ConfluentDriver<TKey> : IProduceDriver
     private readonly string _topic;
     private readonly int _window;
     private readonly Func<long, Ck.Message<TKey, byte[]>> _message;
+    private Task<Ck.DeliveryResult<TKey, byte[]>>?[]? _slots;
 
     public ConfluentDriver(ProduceSettings s, string bootstrap, Func<long, Ck.Message<TKey, byte[]>> message)
     {
@@ -252,19 +257,22 @@ internal sealed class ConfluentDriver<TKey> : IProduceDriver
                 break;
 
             case ProduceMode.Async:
-                var window = new Task<Ck.DeliveryResult<TKey, byte[]>>?[(int)Math.Min(_window, count)];
+                // The harness's slots are allocated once, before the measured run (they are not the client's allocations).
+                var window = _slots ??= new Task<Ck.DeliveryResult<TKey, byte[]>>?[_window];
+                Array.Clear(window);
+                int length = (int)Math.Min(window.Length, count);
                 for (long i = from; i < end; i++)
                 {
-                    int slot = (int)((i - from) % window.Length);
+                    int slot = (int)((i - from) % length);
                     if (window[slot] is { } oldest)
                     {
                         await Observe(oldest, progress).ConfigureAwait(false);
                     }
                     window[slot] = _producer.ProduceAsync(_topic, _message(i));
                 }
-                for (long i = end; i < end + window.Length; i++)
+                for (long i = end; i < end + length; i++)
                 {
-                    if (window[(int)((i - from) % window.Length)] is { } pending)
+                    if (window[(int)((i - from) % length)] is { } pending)
                     {
                         await Observe(pending, progress).ConfigureAwait(false);
                     }

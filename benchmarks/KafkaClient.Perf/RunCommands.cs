@@ -106,9 +106,13 @@ internal static class ProduceCommand
             }
 
             measuring = true;
+            using var sampler = AllocationSampler.StartIfRequested();
+            sampler?.Start();
             meter.Start();
             await driver.RunAsync(s.Warmup, s.Messages, s.Mode, progress, latency).ConfigureAwait(false);
             meter.Stop();
+            sampler?.Stop();
+            sampler?.Report(s.Messages);
             measuring = false;
 
             long errors = progress.Errors - warmupErrors;
@@ -124,6 +128,23 @@ internal static class ProduceCommand
             if (await Task.WhenAny(disposing, Task.Delay(TimeSpan.FromSeconds(60))).ConfigureAwait(false) != disposing)
             {
                 Console.Error.WriteLine($"{clientName}: disposing the producer took more than 60 s (hang?).");
+            }
+        }
+
+        if (s.Mode == ProduceMode.Awaited && s.Client == ClientKind.KafkaClient && s.Acks != AcksSetting.None && result.P50Ms is { } producerP50)
+        {
+            // The floor for awaited latency: a bare single-record Produce round trip, same broker, same size.
+            short acks = s.Acks == AcksSetting.Leader ? (short)1 : (short)-1;
+            // Its own topic, so the run's offset check counts only the producer's records.
+            string bareTopic = s.Topic + "-bare";
+            await Topics.EnsureAsync(broker, bareTopic, 1).ConfigureAwait(false);
+            if (await BareRoundTrip.MeasureAsync(broker.Bootstrap, bareTopic, s.Size, acks, (int)Math.Min(s.Messages, 5_000)).ConfigureAwait(false) is { } bare)
+            {
+                extra.Add(new("bare_p50_ms", Math.Round(bare.P50, 4)));
+                extra.Add(new("bare_p99_ms", Math.Round(bare.P99, 4)));
+                extra.Add(new("p50_vs_bare", Math.Round(producerP50 / bare.P50, 4)));
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"awaited p50 {producerP50:0.000} ms vs bare Produce round trip p50 {bare.P50:0.000} ms (p99 {bare.P99:0.000} ms): ratio {producerP50 / bare.P50:0.000}"));
             }
         }
 

@@ -64,7 +64,7 @@ try
             Key = $"key-{i}",
             Value = $"hello #{i} compressed with {codec}",
             Headers = [new Header("codec", Encoding.UTF8.GetBytes(codec.ToString()))],
-        }, ct)));
+        }, ct).AsTask()));
         Console.WriteLine($"  {codec,-7} 3 records at offsets {string.Join(", ", deliveries.Select(d => d.Offset))}");
         firstOffset = Math.Min(firstOffset, deliveries.Min(d => d.Offset));
     }

@@ -46,7 +46,7 @@ public sealed class ProducerTests : IClassFixture<LibrdkafkaMockClusterFixture>
                 Value = $"value-{i}",
                 Headers = [new Header("n", Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))), new Header("n", null)],
                 Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000 + i),
-            }, TestContext.Current.CancellationToken)));
+            }, TestContext.Current.CancellationToken).AsTask()));
             results.Should().OnlyContain(r => r.Status == PersistenceStatus.Persisted && r.Offset >= 0);
             results.Select(r => (r.Partition, r.Offset)).Should().OnlyHaveUniqueItems();
             foreach (var r in results)
@@ -147,7 +147,7 @@ public sealed class ProducerTests : IClassFixture<LibrdkafkaMockClusterFixture>
         _fixture.Cluster.PushRequestErrors(0, 19, 6, 19, 6);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-            producer.ProduceAsync(topic, new KafkaClient.Producer.Message<string, string> { Key = "k", Value = $"v{i}" }, TestContext.Current.CancellationToken)));
+            producer.ProduceAsync(topic, new KafkaClient.Producer.Message<string, string> { Key = "k", Value = $"v{i}" }, TestContext.Current.CancellationToken).AsTask()));
 
         results.Should().OnlyContain(r => r.Status == PersistenceStatus.Persisted);
         var seen = ConsumeAll(topic, 1, 21);
@@ -160,7 +160,7 @@ public sealed class ProducerTests : IClassFixture<LibrdkafkaMockClusterFixture>
         string topic = LibrdkafkaMockClusterFixture.UniqueName("big");
         _fixture.Cluster.CreateTopic(topic, partitions: 1, replicationFactor: 1);
         await using var producer = new KafkaProducer<Null, byte[]>(Options with { MaxRequestSize = 10_000, BufferMemory = 1 << 20 });
-        var act = () => producer.ProduceAsync(topic, new KafkaClient.Producer.Message<Null, byte[]> { Value = new byte[20_000] }, TestContext.Current.CancellationToken);
+        var act = () => producer.ProduceAsync(topic, new KafkaClient.Producer.Message<Null, byte[]> { Value = new byte[20_000] }, TestContext.Current.CancellationToken).AsTask();
         (await act.Should().ThrowAsync<ProduceException<Null, byte[]>>()).Which.ErrorCode.Should().Be(KafkaClient.Errors.ErrorCode.MessageTooLarge);
     }
 

@@ -242,7 +242,7 @@ public sealed class AuthorizationTests
 
         await using (var denied = new KafkaProducer<string, string>(alice))
         {
-            var produce = () => denied.ProduceAsync("audit", new OurMessage { Value = "no" }, Ct);
+            var produce = () => denied.ProduceAsync("audit", new OurMessage { Value = "no" }, Ct).AsTask();
             (await produce.Should().ThrowAsync<KafkaClient.Producer.ProduceException<string, string>>())
                 .WithInnerException<KafkaClient.Errors.KafkaAuthorizationException>()
                 .Which.ErrorCode.Should().Be(KafkaClient.Errors.ErrorCode.TopicAuthorizationFailed);

@@ -22,7 +22,7 @@ public sealed class ProducerOptionTests
             MaxBlock = TimeSpan.FromMilliseconds(700),
         });
 
-        var act = () => producer.ProduceAsync("does-not-exist", new Message<string, string> { Value = "v" }, Ct);
+        var act = () => producer.ProduceAsync("does-not-exist", new Message<string, string> { Value = "v" }, Ct).AsTask();
 
         var thrown = await act.Should().ThrowAsync<ProduceException<string, string>>();
         thrown.Which.InnerException.Should().BeOfType<KafkaTimeoutException>().Which.Message.Should().Contain("MaxBlock");
@@ -45,7 +45,7 @@ public sealed class ProducerOptionTests
         int leader = cluster.DescribePartition("stuck", 0)!.Value.LeaderId;
         await cluster.StopBrokerAsync(leader, Ct); // the only replica: the partition has no leader now
 
-        var act = () => producer.ProduceAsync("stuck", new Message<string, string> { Value = "lost" }, Ct);
+        var act = () => producer.ProduceAsync("stuck", new Message<string, string> { Value = "lost" }, Ct).AsTask();
 
         var thrown = await act.Should().ThrowAsync<ProduceException<string, string>>();
         thrown.Which.InnerException.Should().BeOfType<KafkaTimeoutException>().Which.Message.Should().Contain("DeliveryTimeout");
@@ -64,7 +64,7 @@ public sealed class ProducerOptionTests
         }))
         {
             var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
-                producer.ProduceAsync("fire", new Message<Null, string> { Value = $"v{i}" }, Ct)));
+                producer.ProduceAsync("fire", new Message<Null, string> { Value = $"v{i}" }, Ct).AsTask()));
             results.Should().OnlyContain(r => r.Status == PersistenceStatus.PossiblyPersisted && r.Offset == -1);
         }
 

@@ -312,7 +312,9 @@ internal sealed class KafkaConnection : IAsyncDisposable
         try
         {
             var reader = _outbox.Reader;
-            while (await reader.WaitToReadAsync(_closing.Token).ConfigureAwait(false))
+            // No token: closing completes the outbox, which ends this wait. Without a token the
+            // single-reader channel reuses one waiter instead of allocating one per wait.
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (reader.TryRead(out var pending))
                 {

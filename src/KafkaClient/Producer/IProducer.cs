@@ -12,12 +12,21 @@ public interface IProducer<TKey, TValue> : IAsyncDisposable
     /// Produces <paramref name="message"/> to <paramref name="topic"/> (partition chosen by the
     /// partitioner) and completes when the broker acknowledges it.
     /// </summary>
+    /// <remarks>
+    /// The record is queued before this method returns (so calls keep their order), unless the
+    /// buffer is full or the topic's metadata is unknown: then it waits, up to
+    /// <see cref="ProducerOptions.MaxBlock"/> or until <paramref name="cancellationToken"/> is
+    /// cancelled. Once queued, cancelling ends only the wait for the result (with an
+    /// <see cref="OperationCanceledException"/>): the record may still be written. The returned
+    /// <see cref="ValueTask{TResult}"/> is backed by a pooled object: await it once (or call
+    /// <see cref="ValueTask{TResult}.AsTask"/> once, e.g. for <c>Task.WhenAll</c>), never twice.
+    /// </remarks>
     /// <exception cref="ProduceException{TKey, TValue}">The record could not be delivered.</exception>
-    Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
+    ValueTask<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
 
-    /// <summary>Produces <paramref name="message"/> to an explicit partition.</summary>
+    /// <summary>Produces <paramref name="message"/> to an explicit partition; see <see cref="ProduceAsync(string, Message{TKey, TValue}, CancellationToken)"/>.</summary>
     /// <exception cref="ProduceException{TKey, TValue}">The record could not be delivered.</exception>
-    Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
+    ValueTask<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Queues <paramref name="message"/> and returns at once (the highest-throughput path);

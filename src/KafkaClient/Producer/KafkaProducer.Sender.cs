@@ -29,6 +29,94 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             // Take the signal before draining: a wake-up that arrives while we drain is not lost.
             _wake.Reset();
+            // One drainer at a time (see TrySendInline): drain order is sequence order, and batches
+            // must reach the connection in that order.
+            await AcquireDrainAsync().ConfigureAwait(false);
+            TimeSpan? wait;
+            try
+            {
+                wait = await SendRoundAsync(client, drained, byLeader).ConfigureAwait(false);
+            }
+            finally
+            {
+                Volatile.Write(ref _draining, 0);
+            }
+            if (wait is not { } timeout)
+            {
+                continue;
+            }
+            if (timeout == TimeSpan.Zero)
+            {
+                break;
+            }
+            await _wake.WaitAsync(timeout).ConfigureAwait(false);
+        }
+    }
+
+    private int _draining;
+
+    private async ValueTask AcquireDrainAsync()
+    {
+        while (Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+        {
+            // A produce call is sending inline; it holds the drain for a synchronous moment.
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>
+    /// An idle producer (nothing in flight) sends a new batch from the produce call itself rather
+    /// than waking the sender loop: the hop to the loop's thread would add to a lone record's
+    /// latency. Only when that is synchronous: not transactional (AddPartitionsToTxn may wait), the
+    /// producer id known, and no other drain running. Returns false to leave it to the loop.
+    /// </summary>
+    private bool TrySendInline()
+    {
+        if (IsTransactional || _accumulator.InFlightCount != 0 || !_client.IsCompletedSuccessfully
+            || Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+        {
+            return false;
+        }
+        try
+        {
+            var producer = ProducerStamp.None;
+            if (_options.EnableIdempotence && !TryGetKnownProducerId(out producer))
+            {
+                return false;
+            }
+            var inline = t_inline ??= new InlineLists();
+            _accumulator.Drain(_time.GetTimestamp(), producer, inline.Drained, out _);
+            if (inline.Drained.Count == 0)
+            {
+                return false;
+            }
+            var dispatch = DispatchAsync(_client.Result, inline.Drained, inline.ByLeader, producer);
+            // Not transactional: nothing in DispatchAsync waits, so it is complete here.
+            Debug.Assert(dispatch.IsCompleted);
+            dispatch.GetAwaiter().GetResult();
+            inline.Drained.Clear();
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _draining, 0);
+        }
+    }
+
+    [ThreadStatic]
+    private static InlineLists? t_inline;
+
+    private sealed class InlineLists
+    {
+        public List<ProducerBatch> Drained { get; } = [];
+
+        public Dictionary<int, List<ProducerBatch>> ByLeader { get; } = [];
+    }
+
+    /// <summary>One drain and dispatch; returns how long to wait for the next wake-up, null to go again at once, or zero to stop.</summary>
+    private async ValueTask<TimeSpan?> SendRoundAsync(KafkaProtocolClient client, List<ProducerBatch> drained, Dictionary<int, List<ProducerBatch>> byLeader)
+    {
+        {
             var producer = ProducerStamp.None;
             KafkaException? producerIdFailure = null;
             if (_options.EnableIdempotence && !TryGetKnownProducerId(out producer) && !_accumulator.IsEmpty)
@@ -49,7 +137,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 }
                 catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
                 {
-                    break;
+                    return TimeSpan.Zero;
                 }
             }
             long now = _time.GetTimestamp();
@@ -63,17 +151,16 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     {
                         RetryOrFail(batch, producerIdFailure);
                     }
-                    continue;
+                    return null;
                 }
                 await DispatchAsync(client, drained, byLeader, producer).ConfigureAwait(false);
-                continue;
+                return null;
             }
             // At least a millisecond: a shorter timer fires at once, and the loop would spin until
             // the linger deadline.
-            var wait = nextCheck == long.MaxValue
+            return nextCheck == long.MaxValue
                 ? TimeSpan.FromMilliseconds(100)
                 : TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling((nextCheck - now) * 1000.0 / _time.TimestampFrequency)));
-            await _wake.WaitAsync(wait).ConfigureAwait(false);
         }
     }
 
@@ -208,7 +295,17 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             var response = await client.SendAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
             ProducerMetrics.RequestLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            HandleResponse(client, batches, response);
+            // The last ProduceAsync completed by this response resumes its caller here, at the
+            // end, instead of through one more thread-pool hop (see RunDeferredDelivery).
+            t_deferDelivery = true;
+            try
+            {
+                HandleResponse(client, batches, response);
+            }
+            finally
+            {
+                t_deferDelivery = false;
+            }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
@@ -231,7 +328,41 @@ public sealed partial class KafkaProducer<TKey, TValue>
         finally
         {
             _wake.Set();
+            RunDeferredDelivery();
         }
+    }
+
+    [ThreadStatic]
+    private static bool t_deferDelivery;
+
+    [ThreadStatic]
+    private static Completion? t_deferredCompletion;
+
+    [ThreadStatic]
+    private static DeliveryResult<TKey, TValue> t_deferredResult;
+
+    [ThreadStatic]
+    private static KafkaException? t_deferredError;
+
+    /// <summary>
+    /// Completes the <c>ProduceAsync</c> held back while a response was handled, running its
+    /// caller's continuation on this thread: the response's work is done and this thread-pool
+    /// thread has nothing else to do, so the caller resumes one hop sooner (what an awaited lone
+    /// record's latency is made of). Every other completion of the response ran its continuation
+    /// asynchronously, so no caller's code delays the handling of a response.
+    /// </summary>
+    private static void RunDeferredDelivery()
+    {
+        if (t_deferredCompletion is not { } completion)
+        {
+            return;
+        }
+        var result = t_deferredResult;
+        var error = t_deferredError;
+        t_deferredCompletion = null;
+        t_deferredResult = default;
+        t_deferredError = null;
+        completion.Deliver(result, error, runContinuationInline: true);
     }
 
     private static ProduceRequest.TopicProduceData? FindTopic(List<ProduceRequest.TopicProduceData> topics, string name)
@@ -433,16 +564,15 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 {
                 }
                 break;
-            case TaskCompletionSource<DeliveryResult<TKey, TValue>> completion:
-                var result = ToResult(entry.Message, outcome);
-                if (outcome.Error is { } error)
-                {
-                    completion.TrySetException(new ProduceException<TKey, TValue>(result, error));
-                }
-                else
-                {
-                    completion.TrySetResult(result);
-                }
+            case Completion completion when t_deferDelivery:
+                // Held back until the response is handled; the one held before goes now.
+                t_deferredCompletion?.Deliver(t_deferredResult, t_deferredError);
+                t_deferredCompletion = completion;
+                t_deferredResult = ToResult(entry.Message, outcome);
+                t_deferredError = outcome.Error;
+                break;
+            case Completion completion:
+                completion.Deliver(ToResult(entry.Message, outcome), outcome.Error);
                 break;
         }
     }

@@ -156,8 +156,14 @@ public sealed partial class KafkaProducer<TKey, TValue>
 
     private async Task EndTransactionAsync(bool commit, CancellationToken cancellationToken)
     {
+        // Java's TransactionManager: an abortable error (a failed batch) requires an epoch bump
+        // once the transaction is aborted, so sequences start over at 0 for every partition. The
+        // failed batch's sequences were used but nothing was written: without the bump the next
+        // batch of that partition would be refused as out of order, and the producer stuck.
+        bool bumpEpoch;
         lock (_transactionLock)
         {
+            bumpEpoch = !commit && _transactionError is not null;
             if (_transactionState == TransactionState.AbortableError && !commit)
             {
                 _transactionState = TransactionState.Completing;
@@ -212,6 +218,19 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     ThrowTransactionError((ErrorCode)response.ErrorCode, "EndTxn");
                     return true;
                 }, _options.MaxBlock, cancellationToken).ConfigureAwait(false);
+            }
+            if (bumpEpoch)
+            {
+                // InitProducerId with the current id and epoch (KIP-360): same id, epoch + 1. The
+                // accumulator starts each partition's sequences at 0 under the new epoch (nothing of
+                // the old one is left: unsent batches failed and the rest was flushed above).
+                var current = await GetProducerIdAsync(client).ConfigureAwait(false);
+                Task<(long Id, short Epoch)> bumped;
+                lock (_producerIdLock)
+                {
+                    _producerId = bumped = InitTransactionalProducerIdAsync(client, cancellationToken, current);
+                }
+                await bumped.ConfigureAwait(false);
             }
             lock (_transactionLock)
             {
@@ -309,15 +328,15 @@ public sealed partial class KafkaProducer<TKey, TValue>
         return found;
     }
 
-    private Task<(long Id, short Epoch)> InitTransactionalProducerIdAsync(KafkaProtocolClient client, CancellationToken cancellationToken) =>
+    private Task<(long Id, short Epoch)> InitTransactionalProducerIdAsync(KafkaProtocolClient client, CancellationToken cancellationToken, (long Id, short Epoch)? current = null) =>
         client.RetryAsync(async ct =>
         {
             var response = await client.SendAsync(new InitProducerIdRequest
             {
                 TransactionalId = _options.TransactionalId,
                 TransactionTimeoutMs = (int)_options.TransactionTimeout.TotalMilliseconds,
-                ProducerId = -1,
-                ProducerEpoch = -1,
+                ProducerId = current?.Id ?? -1,
+                ProducerEpoch = current?.Epoch ?? -1,
             }, await TransactionCoordinatorAsync(client, ct).ConfigureAwait(false), ConnectionPurpose.Coordinator, ct).ConfigureAwait(false);
             ThrowTransactionError((ErrorCode)response.ErrorCode, "InitProducerId");
             return (response.ProducerId, response.ProducerEpoch);

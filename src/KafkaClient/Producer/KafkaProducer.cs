@@ -32,7 +32,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private readonly Wakeup _wake = new();
     private readonly Signal _progress = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Dictionary<string, StickyChoice> _sticky = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StickyPartitionChoice> _sticky = new(StringComparer.Ordinal);
     private readonly Task _sender;
     private readonly object _producerIdLock = new();
     private readonly Func<long> _bufferAvailable;
@@ -74,36 +74,55 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     }
 
     /// <inheritdoc/>
-    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
+    public ValueTask<DeliveryResult<TKey, TValue>> ProduceAsync(string topic, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
         ProduceCoreAsync(topic, -1, message, cancellationToken);
 
     /// <inheritdoc/>
-    public Task<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
+    public ValueTask<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default) =>
         partition.Partition < 0
             ? throw new ArgumentOutOfRangeException(nameof(partition), "The partition index must not be negative.")
             : ProduceCoreAsync(partition.Topic, partition.Partition, message, cancellationToken);
 
-    private Task<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
+    private ValueTask<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        // The completion source is the record's delivery target: it completes with the result,
-        // or faults with a ProduceException, so the task is returned as is (no wrapper).
-        var completion = new TaskCompletionSource<DeliveryResult<TKey, TValue>>(TaskCreationOptions.RunContinuationsAsynchronously);
         int partitionCount = TryGetPartitionCount(topic);
         if (CanEnqueueNow(partitionCount))
         {
-            // Fast path: enqueued before this method returns, so calls keep their order.
-            Enqueue(topic, partition, partitionCount, message, completion);
-            return completion.Task;
+            // Fast path: enqueued before this method returns, so calls keep their order. The
+            // completion is the record's delivery target (pooled: nothing allocated per record).
+            var completion = RentCompletion();
+            var task = completion.Task;
+            try
+            {
+                Enqueue(topic, partition, partitionCount, message, completion);
+            }
+            catch
+            {
+                completion.Discard();
+                throw;
+            }
+            completion.CancelWith(cancellationToken);
+            return task;
         }
-        return SlowProduceAsync(topic, partition, message, completion, cancellationToken);
+        return SlowProduceAsync(topic, partition, message, cancellationToken);
     }
 
-    private async Task<DeliveryResult<TKey, TValue>> SlowProduceAsync(string topic, int partition, Message<TKey, TValue> message,
-        TaskCompletionSource<DeliveryResult<TKey, TValue>> completion, CancellationToken cancellationToken)
+    private async ValueTask<DeliveryResult<TKey, TValue>> SlowProduceAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
-        await EnqueueWhenReadyAsync(topic, partition, message, completion, cancellationToken).ConfigureAwait(false);
-        return await completion.Task.ConfigureAwait(false);
+        var completion = RentCompletion();
+        var task = completion.Task;
+        try
+        {
+            await EnqueueWhenReadyAsync(topic, partition, message, completion, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            completion.Discard();
+            throw;
+        }
+        completion.CancelWith(cancellationToken);
+        return await task.ConfigureAwait(false);
     }
 
     /// <summary>True when a record may be enqueued at once: metadata known, buffer room, and nobody waiting ahead of it.</summary>
@@ -221,13 +240,18 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
                 $"The record is about {approximateSize} bytes, more than MaxRequestSize ({_options.MaxRequestSize})."));
         }
 
+        StickyPartitionChoice? sticky = null;
         if (partition < 0)
         {
             partition = _partitionBy?.Invoke(topic, partitionCount, message)
                 ?? _options.Partitioner.Partition(topic, partitionCount, scratch.Key.WrittenSpan, keyIsNull);
             if (partition == Partitioners.NoPreference)
             {
-                partition = StickyPartition(topic, partitionCount, approximateSize);
+                sticky = StickyChoice(topic);
+                lock (sticky)
+                {
+                    partition = sticky.Choose(partitionCount);
+                }
             }
         }
         if (partition >= partitionCount)
@@ -256,35 +280,23 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         var entry = new DeliveryEntry(target, message, timestampMs, activity);
         NullableBytes key = keyIsNull ? NullableBytes.Null : scratch.Key.WrittenSpan;
         NullableBytes value = valueIsNull ? NullableBytes.Null : scratch.Value.WrittenSpan;
-        if (_accumulator.Append(new TopicPartition(topic, partition), timestampMs, key, value, headers, entry, _time.GetTimestamp()))
+        bool wake = _accumulator.Append(new TopicPartition(topic, partition), timestampMs, key, value, headers, entry, _time.GetTimestamp(),
+            out int appendedBytes, out bool batchFull);
+        if (sticky is not null)
+        {
+            lock (sticky)
+            {
+                sticky.OnAppended(partition, partitionCount, appendedBytes, batchFull);
+            }
+        }
+        if (wake && !TrySendInline())
         {
             _wake.Set();
         }
     }
 
-    private int StickyPartition(string topic, int partitionCount, int recordSize)
-    {
-        lock (_sticky)
-        {
-            if (!_sticky.TryGetValue(topic, out var choice))
-            {
-                _sticky[topic] = choice = new StickyChoice();
-            }
-            // KIP-794: stay on one partition until about a batch worth of bytes went to it, then move.
-            if (choice.Partition < 0 || choice.Partition >= partitionCount || choice.Bytes >= _options.BatchSize)
-            {
-                int next = Random.Shared.Next(partitionCount);
-                if (partitionCount > 1 && next == choice.Partition)
-                {
-                    next = (next + 1) % partitionCount;
-                }
-                choice.Partition = next;
-                choice.Bytes = 0;
-            }
-            choice.Bytes += recordSize;
-            return choice.Partition;
-        }
-    }
+    private StickyPartitionChoice StickyChoice(string topic) =>
+        _sticky.GetOrAdd(topic, static (_, batchSize) => new StickyPartitionChoice(batchSize), _options.BatchSize);
 
     private int TryGetPartitionCount(string topic)
     {
@@ -386,12 +398,6 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         }
         _wake.Dispose();
         _stopping.Dispose();
-    }
-
-    private sealed class StickyChoice
-    {
-        public int Partition = -1;
-        public long Bytes;
     }
 
     /// <summary>Per-thread buffers for serializing a record before it is copied into its batch.</summary>

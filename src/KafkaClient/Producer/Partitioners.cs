@@ -104,3 +104,70 @@ public static class Partitioners
         }
     }
 }
+
+/// <summary>
+/// The uniform sticky choice of one topic (KIP-480/KIP-794, Java's <c>BuiltInPartitioner</c>):
+/// records without a preferred partition stay on one partition until a batch worth of bytes went to
+/// it, then move to another one at random. The bytes counted are what each record really added to
+/// its batch (as the accumulator measured it: varint lengths, headers, and the batch header when
+/// the record opened a batch), so a switch falls on a batch boundary. Not thread-safe: the producer
+/// locks it.
+/// </summary>
+internal sealed class StickyPartitionChoice
+{
+    private readonly int _batchSize;
+    private readonly Random _random;
+    private int _partition = -1;
+    private long _producedBytes;
+
+    public StickyPartitionChoice(int batchSize, Random? random = null)
+    {
+        _batchSize = batchSize;
+        _random = random ?? Random.Shared;
+    }
+
+    /// <summary>The partition for the next record without a preference.</summary>
+    public int Choose(int partitionCount)
+    {
+        if (_partition < 0 || _partition >= partitionCount)
+        {
+            Move(partitionCount);
+        }
+        return _partition;
+    }
+
+    /// <summary>
+    /// Counts a record appended to <paramref name="partition"/>. Moves on at a batch boundary: when
+    /// the record's batch has no room for another like it and another would also pass a batch worth
+    /// of bytes sent to this partition; or in any case after twice the batch size (Java's cap). Java
+    /// moves once a batch worth of bytes went and the open batch is full; waiting for the boundary
+    /// does not strand a part-filled batch (one a linger cut short, or the first record of a new one).
+    /// </summary>
+    /// <param name="partition">Where the record went (counted only if it is the current choice).</param>
+    /// <param name="partitionCount">The topic's partition count.</param>
+    /// <param name="appendedBytes">What the record added to its batch.</param>
+    /// <param name="batchFull">True when the partition's open batch has no room for another record of this size.</param>
+    public void OnAppended(int partition, int partitionCount, int appendedBytes, bool batchFull)
+    {
+        if (partition != _partition)
+        {
+            return;
+        }
+        _producedBytes += appendedBytes;
+        if ((batchFull && _producedBytes + appendedBytes > _batchSize) || _producedBytes >= 2L * _batchSize)
+        {
+            Move(partitionCount);
+        }
+    }
+
+    private void Move(int partitionCount)
+    {
+        int next = _random.Next(partitionCount);
+        if (partitionCount > 1 && next == _partition)
+        {
+            next = (next + 1) % partitionCount;
+        }
+        _partition = next;
+        _producedBytes = 0;
+    }
+}

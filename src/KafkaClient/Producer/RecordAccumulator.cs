@@ -30,10 +30,11 @@ internal readonly record struct ProducerStamp(long Id, short Epoch)
 /// </summary>
 internal sealed class ProducerBatch
 {
-    private DeliveryEntry[] _entries = new DeliveryEntry[16];
+    private DeliveryEntry[] _entries;
 
-    public ProducerBatch(TopicPartition partition, RecordBatchWriter writer, long createdTimestamp)
+    public ProducerBatch(TopicPartition partition, RecordBatchWriter writer, long createdTimestamp, int expectedRecords = 16)
     {
+        _entries = new DeliveryEntry[Math.Clamp(expectedRecords, 1, 4096)];
         Partition = partition;
         Writer = writer;
         CreatedTimestamp = createdTimestamp;
@@ -168,8 +169,12 @@ internal sealed class RecordAccumulator
         _transactional = transactional;
         _maxInFlightPerPartition = idempotent ? Math.Clamp(maxInFlightPerPartition, 1, 5) : 1;
         // Completed batches (entry arrays and writer buffers) are reused across partitions, up to
-        // what the buffer can hold: once warm, a steady stream of records allocates no batches.
-        _maxSpareBatches = (int)Math.Clamp(bufferMemory / Math.Max(batchSize, 1), 16, 4096);
+        // what the buffer can hold: once warm, a steady stream of records allocates no batches. A
+        // batch closes when the next record would not fit, so batches hold less than BatchSize
+        // (and the buffer counts records, not batch headers): a full buffer is more than
+        // BufferMemory / BatchSize batches. Twice that covers batches down to half full; the pool
+        // never holds more batches than were once outstanding together.
+        _maxSpareBatches = (int)Math.Clamp(2 * bufferMemory / Math.Max(batchSize, 1), 16, 8192);
     }
 
     /// <summary>Bytes of records not yet acknowledged or failed.</summary>
@@ -186,7 +191,18 @@ internal sealed class RecordAccumulator
     /// overflow it. Returns true when a batch was opened or became full: the sender should wake
     /// (to start the new batch's linger clock, or to send the full one).
     /// </summary>
-    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now)
+    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now) =>
+        Append(partition, timestampMs, key, value, headers, entry, now, out _, out _);
+
+    /// <summary>
+    /// <see cref="Append(TopicPartition, long, NullableBytes, NullableBytes, ReadOnlySpan{RecordHeader}, in DeliveryEntry, long)"/>,
+    /// also telling what the record added to its batch (<paramref name="appendedBytes"/>: the record
+    /// with its length prefix, plus the batch header when it opened a batch) and whether the
+    /// partition's open batch is full after it (<paramref name="batchFull"/>: closed, or without room
+    /// for another record of the same size), for the sticky partitioner.
+    /// </summary>
+    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now,
+        out int appendedBytes, out bool batchFull)
     {
         var queue = GetQueue(partition);
         bool becameReady = false;
@@ -201,16 +217,22 @@ internal sealed class RecordAccumulator
                 queue.Open = batch = null;
                 becameReady = true;
             }
+            appendedBytes = 0;
             if (batch is null)
             {
-                batch = queue.Open = RentBatch(partition, now);
+                batch = queue.Open = RentBatch(partition, now, key.WireLength + value.WireLength);
                 size = batch.Writer.MeasureRecord(timestampMs, key, value, headers);
+                appendedBytes = RecordBatchWriter.BatchHeaderSize;
                 becameReady = true;
             }
             batch.Writer.Append(timestampMs, key, value, headers);
             batch.Add(entry, size);
+            appendedBytes += size;
             Interlocked.Add(ref _bufferedBytes, size);
-            if (batch.SizeInBytes >= _batchSize)
+            // No room for another record like this one: the next would most likely open a new
+            // batch, so this one is ready now rather than at its linger deadline.
+            batchFull = batch.SizeInBytes + size > _batchSize;
+            if (batchFull)
             {
                 batch.IsClosed = true;
                 queue.Ready.Enqueue(batch);
@@ -464,7 +486,7 @@ internal sealed class RecordAccumulator
         ReturnBatch(batch);
     }
 
-    private ProducerBatch RentBatch(TopicPartition partition, long now)
+    private ProducerBatch RentBatch(TopicPartition partition, long now, int recordPayloadSize)
     {
         ProducerBatch? batch;
         lock (_spareBatches)
@@ -473,7 +495,10 @@ internal sealed class RecordAccumulator
         }
         if (batch is null)
         {
-            batch = new ProducerBatch(partition, new RecordBatchWriter(Math.Max(_batchSize, 1024)), now);
+            // Entries sized for a batch of records like this one (about 10 bytes of framing each),
+            // rather than grown by doubling from a few: a new batch allocates a third as much.
+            int expectedRecords = _batchSize / (recordPayloadSize + 10) + 1;
+            batch = new ProducerBatch(partition, new RecordBatchWriter(Math.Max(_batchSize, 1024)), now, expectedRecords);
         }
         else
         {

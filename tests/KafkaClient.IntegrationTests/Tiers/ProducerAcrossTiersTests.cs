@@ -27,7 +27,7 @@ public sealed class ProducerAcrossTiersTests
             var results = new List<Task<DeliveryResult<string, string>>>();
             for (int i = 0; i < 400; i++)
             {
-                results.Add(producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{i % 8}", Value = $"{i}" }, ct));
+                results.Add(producer.ProduceAsync(topic, new Message<string, string> { Key = $"k{i % 8}", Value = $"{i}" }, ct).AsTask());
             }
             foreach (var result in await Task.WhenAll(results))
             {

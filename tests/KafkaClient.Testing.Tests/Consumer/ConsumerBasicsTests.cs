@@ -26,7 +26,7 @@ public sealed class ConsumerBasicsTests(EmbeddedClusterFixture fixture) : IClass
                 Key = "k" + i,
                 Value = "v" + i,
                 Headers = [new Header("n", BitConverter.GetBytes(i))],
-            }, Ct));
+            }, Ct).AsTask());
         }
         await Task.WhenAll(sends);
         return topic;

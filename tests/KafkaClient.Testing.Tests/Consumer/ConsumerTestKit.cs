@@ -79,7 +79,7 @@ internal static class ConsumerTestKit
     {
         await using var producer = new KafkaProducer<string, string>(new ProducerOptions { BootstrapServers = cluster.BootstrapServers });
         await Task.WhenAll(Enumerable.Range(first, count).Select(i =>
-            producer.ProduceAsync(new TopicPartition(topic, partition), new Message<string, string> { Key = "k" + i, Value = "v" + i }, Ct)));
+            producer.ProduceAsync(new TopicPartition(topic, partition), new Message<string, string> { Key = "k" + i, Value = "v" + i }, Ct).AsTask()));
     }
 
     /// <summary>Produces <paramref name="count"/> records to one partition one at a time, so each is a batch of its own, with a value of <paramref name="valueBytes"/> bytes.</summary>

@@ -86,7 +86,7 @@ public sealed class ConsumerTransactionTests(ConsumerGroupFixture fixture) : ICl
                 // Interleaved: each transaction writes both topics, record by record.
                 foreach (var tp in partitions)
                 {
-                    sends.Add(producer.ProduceAsync(tp, new Message<string, string> { Key = $"t{t}", Value = $"t{t}-{tp}-{i}" }, Ct));
+                    sends.Add(producer.ProduceAsync(tp, new Message<string, string> { Key = $"t{t}", Value = $"t{t}-{tp}-{i}" }, Ct).AsTask());
                 }
             }
             foreach (var result in await Task.WhenAll(sends))
