@@ -238,11 +238,11 @@ internal static class CompareCommand
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        var vsBare = ours.Where(r => r?.P50VsBare is not null).Select(r => r!.P50VsBare!.Value).Order().ToArray();
+        var vsBare = ours.Runs.Where(r => r?.P50VsBare is not null).Select(r => r!.P50VsBare!.Value).Order().ToArray();
         if (vsBare.Length > 0)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"kafkaclient awaited p50 / bare Produce round trip p50: {vsBare[0]:0.000} / {Median(vsBare):0.000} / {vsBare[^1]:0.000}  ({vsBare.Length} rounds)");
+                $"{ours.Label} awaited p50 / bare Produce round trip p50: {vsBare[0]:0.000} / {Median(vsBare):0.000} / {vsBare[^1]:0.000}  ({vsBare.Length} rounds)");
         }
         foreach (var f in failures)
         {

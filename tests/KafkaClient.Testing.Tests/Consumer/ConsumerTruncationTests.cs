@@ -207,7 +207,7 @@ public sealed class ConsumerTruncationTests(EmbeddedClusterFixture fixture) : IC
         await producer.InitTransactionsAsync(Ct);
         producer.BeginTransaction();
         await Task.WhenAll(Enumerable.Range(0, 5).Select(i =>
-            producer.ProduceAsync(tp, new KafkaClient.Producer.Message<string, string> { Value = "t" + i }, Ct)));
+            producer.ProduceAsync(tp, new KafkaClient.Producer.Message<string, string> { Value = "t" + i }, Ct).AsTask()));
         (await ConsumeAsync(consumer, 5)).Should().OnlyContain(r => r.LeaderEpoch == first.LeaderEpoch);
 
         // The commit marker (offset 5) is written in the next epoch; the consumer passes it without handing anything out.
