@@ -48,6 +48,10 @@ internal sealed class RetentionSweeper : IDisposable
                     deleted += partition.Log.ApplyRetention(now, retentionMs, retentionBytes);
                 }
             }
+            if (deleted > 0)
+            {
+                SlabMemory.ReleaseDropped();
+            }
             return deleted;
         }
         finally
