@@ -38,6 +38,24 @@ internal static class BrokerCompareCommand
         var settings = ProduceSettings.From(probe, "x");
         probe.RejectUnknown();
         var forwarded = forwardedPairs.SelectMany(p => new[] { "--" + p.Key, p.Value }).ToList();
+        // One run's arguments: the forwarded options, with --messages replaced when given.
+        async Task<List<string>> RunArgsAsync(Broker broker, string topic, string? messages)
+        {
+            await Topics.EnsureAsync(broker, topic, settings.Partitions).ConfigureAwait(false);
+            var args = new List<string> { op, "--client", client, "--bootstrap", broker.Bootstrap, "--topic", topic };
+            for (int i = 0; i < forwarded.Count; i += 2)
+            {
+                if (messages is null || forwarded[i] != "--messages")
+                {
+                    args.AddRange([forwarded[i], forwarded[i + 1]]);
+                }
+            }
+            if (messages is not null)
+            {
+                args.AddRange(["--messages", messages]);
+            }
+            return args;
+        }
 
         await using var local = await Broker.StartAsync(new BrokerSettings { Broker = "local", Brokers = brokers }).ConfigureAwait(false);
         await using var mock = await Broker.StartAsync(new BrokerSettings { Broker = "mock", Brokers = brokers }).ConfigureAwait(false);
@@ -50,16 +68,7 @@ internal static class BrokerCompareCommand
         string warmupMessages = Math.Max(1000, settings.Messages / 5).ToString(CultureInfo.InvariantCulture);
         foreach (var (label, broker) in sides)
         {
-            string topic = $"{topicBase}-warmup-{label}";
-            await Topics.EnsureAsync(broker, topic, settings.Partitions).ConfigureAwait(false);
-            var args = new List<string> { op, "--client", client, "--bootstrap", broker.Bootstrap, "--topic", topic };
-            args.AddRange(forwarded);
-            int at = args.IndexOf("--messages");
-            if (at >= 0)
-            {
-                args.RemoveRange(at, 2);
-            }
-            args.AddRange(["--messages", warmupMessages]);
+            var args = await RunArgsAsync(broker, $"{topicBase}-warmup-{label}", warmupMessages).ConfigureAwait(false);
             Console.Error.WriteLine($"== warm-up: {label} broker ({warmupMessages} records, not measured)");
             var (_, failure) = await CompareCommand.RunChildAsync(args, $"{client}@{label}-warmup", TimeSpan.FromSeconds(settings.TimeoutSeconds + 120)).ConfigureAwait(false);
             if (failure is not null)
@@ -72,10 +81,7 @@ internal static class BrokerCompareCommand
             var order = round % 2 == 1 ? sides : sides.Reverse().ToArray();
             foreach (var (label, broker) in order)
             {
-                string topic = $"{topicBase}-r{round}-{label}";
-                await Topics.EnsureAsync(broker, topic, settings.Partitions).ConfigureAwait(false);
-                var args = new List<string> { op, "--client", client, "--bootstrap", broker.Bootstrap, "--topic", topic };
-                args.AddRange(forwarded);
+                var args = await RunArgsAsync(broker, $"{topicBase}-r{round}-{label}", null).ConfigureAwait(false);
                 Console.Error.WriteLine($"== round {round}/{rounds}: {label} broker: {string.Join(' ', args)}");
                 double? cpuBefore = broker.CpuSeconds();
                 var (result, failure) = await CompareCommand.RunChildAsync(args, $"{client}@{label}", TimeSpan.FromSeconds(settings.TimeoutSeconds + 120)).ConfigureAwait(false);
