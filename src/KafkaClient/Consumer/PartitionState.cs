@@ -134,11 +134,20 @@ internal sealed class PartitionState
     /// <summary>The leader epoch that goes with <see cref="CurrentPosition"/>.</summary>
     public int CurrentPositionEpoch => LiveChunk is { } c && c.Delivered > Position ? c.DeliveredEpoch : PositionEpoch;
 
+    /// <summary>
+    /// The active chunk whose finished records count as processed: a live one, or a stale one (a pause or a position
+    /// validation bumped the version while a runner handler still held its record) whose progress the position did not
+    /// move back past — the same rule that applies when the stale chunk is finished, so a commit made in between (at a
+    /// revocation) does not hand the finished record to the next owner again.
+    /// </summary>
+    private FetchedChunk? ProcessedChunk =>
+        ActiveChunk is { } chunk && (chunk.Version == Version || (chunk.Processed <= Position && !Removed)) ? chunk : null;
+
     /// <summary>The stored (processed) offset including what the active chunk's handler finished.</summary>
-    public long CurrentStored => LiveChunk is { } c && c.Processed > StoredOffset ? c.Processed : StoredOffset;
+    public long CurrentStored => ProcessedChunk is { } c && c.Processed > StoredOffset ? c.Processed : StoredOffset;
 
     /// <summary>The leader epoch that goes with <see cref="CurrentStored"/>.</summary>
-    public int CurrentStoredEpoch => LiveChunk is { } c && c.Processed > StoredOffset ? c.ProcessedEpoch : StoredEpoch;
+    public int CurrentStoredEpoch => ProcessedChunk is { } c && c.Processed > StoredOffset ? c.ProcessedEpoch : StoredEpoch;
 
     /// <summary>Moves the active chunk's published progress into <see cref="Position"/> and <see cref="StoredOffset"/>.</summary>
     public void Fold()
