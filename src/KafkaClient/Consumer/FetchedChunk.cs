@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using KafkaClient.Errors;
 using KafkaClient.Network;
 using KafkaClient.Protocol.Messages;
@@ -142,6 +143,7 @@ internal sealed class FetchedChunk
     /// <summary>Reads the chunk's records from <paramref name="position"/> on.</summary>
     /// <exception cref="KafkaProtocolException">A batch is malformed.</exception>
     /// <exception cref="CorruptRecordException">A CRC mismatch or a bad compressed block.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Decode(RecordBatchReader reader, long position, bool readCommitted, Func<PooledBufferWriter> rentBuffer)
     {
         IsDecoded = true;

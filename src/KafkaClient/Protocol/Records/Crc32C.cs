@@ -193,6 +193,7 @@ internal static class Crc32C
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Read(ref byte p, nint offset) => Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, offset));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint UpdateHardware(uint state, ReadOnlySpan<byte> data)
     {
         ref byte p = ref MemoryMarshal.GetReference(data);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using KafkaClient.Errors;
 using KafkaClient.Protocol.Compression;
 using L = KafkaClient.Protocol.Records.RecordBatchLayout;
@@ -99,6 +100,7 @@ public sealed class RecordBatchReader : IDisposable
     /// count is negative.
     /// </exception>
     /// <exception cref="CorruptRecordException">The CRC does not match (the reader moves past the batch first).</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadBatch(out RecordBatchView batch)
     {
         batch = default;
