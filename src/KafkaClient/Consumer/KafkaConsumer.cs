@@ -677,7 +677,7 @@ public sealed partial class KafkaConsumer<TKey, TValue> : IConsumer<TKey, TValue
                 state.PositionEpoch = chunk.EndEpoch;
             }
         }
-        else if (chunk.Processed > state.StoredOffset && chunk.Processed <= state.Position && !state.Removed)
+        else if (chunk.Processed > state.StoredOffset && state.CountsAsProcessed(chunk))
         {
             // A runner handler finished its record after a pause or a position validation made the chunk stale (the fold
             // then took the record as delivered, not yet processed). The position did not move back past it, so it counts

@@ -135,13 +135,15 @@ internal sealed class PartitionState
     public int CurrentPositionEpoch => LiveChunk is { } c && c.Delivered > Position ? c.DeliveredEpoch : PositionEpoch;
 
     /// <summary>
-    /// The active chunk whose finished records count as processed: a live one, or a stale one (a pause or a position
-    /// validation bumped the version while a runner handler still held its record) whose progress the position did not
-    /// move back past — the same rule that applies when the stale chunk is finished, so a commit made in between (at a
-    /// revocation) does not hand the finished record to the next owner again.
+    /// Whether the records <paramref name="chunk"/>'s handlers finished count as processed: the chunk is live, or stale
+    /// (a pause, revocation or position validation bumped the version while a runner handler still held its record)
+    /// and the position did not move back past its progress. Applies both to commits made while the stale chunk is
+    /// still active (a revocation commit) and when it is finished, so the finished record is not handed to the next
+    /// owner again.
     /// </summary>
-    private FetchedChunk? ProcessedChunk =>
-        ActiveChunk is { } chunk && (chunk.Version == Version || (chunk.Processed <= Position && !Removed)) ? chunk : null;
+    public bool CountsAsProcessed(FetchedChunk chunk) => chunk.Version == Version || (chunk.Processed <= Position && !Removed);
+
+    private FetchedChunk? ProcessedChunk => ActiveChunk is { } chunk && CountsAsProcessed(chunk) ? chunk : null;
 
     /// <summary>The stored (processed) offset including what the active chunk's handler finished.</summary>
     public long CurrentStored => ProcessedChunk is { } c && c.Processed > StoredOffset ? c.Processed : StoredOffset;
