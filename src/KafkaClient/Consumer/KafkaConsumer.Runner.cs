@@ -210,22 +210,46 @@ public sealed partial class KafkaConsumer<TKey, TValue>
 
     private bool ShouldStop(PartitionState state, FetchedChunk chunk) => state.Revoking || state.Removed || chunk.Version != state.Version;
 
+    /// <summary>
+    /// Hands <paramref name="count"/> records of <paramref name="chunk"/> to a handler unless the partition was paused,
+    /// revoked, sought or revalidated meanwhile, with the consume path's protocol: <see cref="PartitionState.HandingOut"/>
+    /// is set before the check, so a version bump either sees these records in the position it folds or they are not
+    /// handed out (checking first and publishing after let a bump fold the position without them, and the same member
+    /// was handed the record again from the refetch).
+    /// </summary>
+    private static bool TryHandOut(PartitionState state, FetchedChunk chunk, int count, long nextOffset, int leaderEpoch)
+    {
+        Interlocked.Exchange(ref state.HandingOut, 1);
+        try
+        {
+            if (state.Revoking || state.Removed || chunk.Version != Volatile.Read(ref state.VersionField))
+            {
+                return false;
+            }
+            chunk.Index += count;
+            chunk.PublishDelivered(nextOffset, leaderEpoch);
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref state.HandingOut, 0);
+        }
+    }
+
     private async ValueTask ProcessRecordsAsync(FetchedChunk chunk, Func<ConsumeResult<TKey, TValue>, CancellationToken, ValueTask> handler, CancellationToken token)
     {
         var state = chunk.State;
         while (chunk.Index < chunk.Count && !token.IsCancellationRequested)
         {
-            if (ShouldStop(state, chunk))
-            {
-                return;
-            }
             var result = Deserialize(state.Topic, state.Partition, chunk[chunk.Index]);
             if (KafkaDiagnostics.ActivitySource.HasListeners())
             {
                 ConsumerTracing.RecordReceived(state.TopicPartition, chunk[chunk.Index].Record, _options.GroupId);
             }
-            chunk.Index++;
-            chunk.PublishDelivered(result.Offset + 1, result.LeaderEpoch);
+            if (!TryHandOut(state, chunk, 1, result.Offset + 1, result.LeaderEpoch))
+            {
+                return;
+            }
             try
             {
                 await handler(result, token).ConfigureAwait(false);
@@ -254,10 +278,6 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             long highWatermark;
             lock (_sync)
             {
-                if (ShouldStop(state, chunk))
-                {
-                    return;
-                }
                 highWatermark = state.HighWatermark;
             }
             if (KafkaDiagnostics.ActivitySource.HasListeners())
@@ -267,8 +287,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     ConsumerTracing.RecordReceived(state.TopicPartition, chunk[chunk.Index + i].Record, _options.GroupId);
                 }
             }
-            chunk.Index += take;
-            chunk.PublishDelivered(last.Offset + 1, last.LeaderEpoch);
+            if (!TryHandOut(state, chunk, take, last.Offset + 1, last.LeaderEpoch))
+            {
+                return;
+            }
             var batch = new ConsumeBatch<TKey, TValue>(state.TopicPartition, records, highWatermark,
                 isStale: () => ShouldStop(state, chunk),
                 isRunning: () => !token.IsCancellationRequested,
