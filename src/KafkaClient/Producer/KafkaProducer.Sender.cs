@@ -344,6 +344,12 @@ public sealed partial class KafkaProducer<TKey, TValue>
     [ThreadStatic]
     private static KafkaException? t_deferredError;
 
+    [ThreadStatic]
+    private static Action<object?>? t_deferredContinuation;
+
+    [ThreadStatic]
+    private static object? t_deferredState;
+
     /// <summary>
     /// Completes the <c>ProduceAsync</c> held back while a response was handled, running its
     /// caller's continuation on this thread: the response's work is done and this thread-pool
@@ -353,6 +359,15 @@ public sealed partial class KafkaProducer<TKey, TValue>
     /// </summary>
     private static void RunDeferredDelivery()
     {
+        if (t_deferredContinuation is { } continuation)
+        {
+            // A batch completion's caller (BatchCompletion.Resume held it back).
+            var state = t_deferredState;
+            t_deferredContinuation = null;
+            t_deferredState = null;
+            continuation(state);
+            return;
+        }
         if (t_deferredCompletion is not { } completion)
         {
             return;
@@ -510,6 +525,9 @@ public sealed partial class KafkaProducer<TKey, TValue>
 
     private void CompleteBatch(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status)
     {
+        // Callbacks and per-record completions below; records awaited through the batch (target
+        // BatchAwaiters.Marker) all at once here.
+        batch.Awaiters?.Complete(batch, baseOffset, logAppendTimeMs, status, error: null);
         var entries = batch.Entries;
         for (int i = 0; i < entries.Length; i++)
         {
@@ -526,6 +544,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
 
     private void FailBatch(ProducerBatch batch, KafkaException error, PersistenceStatus status)
     {
+        batch.Awaiters?.Complete(batch, baseOffset: -1, logAppendTimeMs: -1, status, error);
         foreach (var entry in batch.Entries)
         {
             Deliver(entry, new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entry.TimestampMs, status, error));
@@ -567,6 +586,12 @@ public sealed partial class KafkaProducer<TKey, TValue>
             case Completion completion when t_deferDelivery:
                 // Held back until the response is handled; the one held before goes now.
                 t_deferredCompletion?.Deliver(t_deferredResult, t_deferredError);
+                if (t_deferredContinuation is { } continuation)
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(continuation, t_deferredState, preferLocal: false);
+                    t_deferredContinuation = null;
+                    t_deferredState = null;
+                }
                 t_deferredCompletion = completion;
                 t_deferredResult = ToResult(entry.Message, outcome);
                 t_deferredError = outcome.Error;

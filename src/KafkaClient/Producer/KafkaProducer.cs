@@ -89,8 +89,14 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         int partitionCount = TryGetPartitionCount(topic);
         if (CanEnqueueNow(partitionCount))
         {
-            // Fast path: enqueued before this method returns, so calls keep their order. The
-            // completion is the record's delivery target (pooled: nothing allocated per record).
+            // Fast path: enqueued before this method returns, so calls keep their order.
+            if (!cancellationToken.CanBeCanceled)
+            {
+                // Awaited through the batch's completion (one pooled object per batch).
+                Enqueue(topic, partition, partitionCount, message, BatchAwaiters.Marker, out var awaiters, out int index);
+                return ((BatchCompletion)awaiters!).Task(index);
+            }
+            // A cancellable wait needs its own completion (pooled: nothing allocated per record).
             var completion = RentCompletion();
             var task = completion.Task;
             try
@@ -207,7 +213,15 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     private static ProduceException<TKey, TValue> Failed(string topic, int partition, Message<TKey, TValue> message, KafkaException error) =>
         new(new DeliveryResult<TKey, TValue> { Topic = topic, Partition = partition, Message = message, Status = PersistenceStatus.NotPersisted, Error = error }, error);
 
-    private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, object? target)
+    private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, object? target) =>
+        Enqueue(topic, partition, partitionCount, message, target, out _, out _);
+
+    /// <summary>
+    /// Serializes, partitions and appends one record. With <see cref="BatchAwaiters.Marker"/> as
+    /// <paramref name="target"/>, the record is awaited through its batch's completion:
+    /// <paramref name="awaiters"/> and <paramref name="index"/> say where.
+    /// </summary>
+    private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, object? target, out BatchAwaiters? awaiters, out int index)
     {
         if (Volatile.Read(ref _closed) != 0)
         {
@@ -281,7 +295,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         NullableBytes key = keyIsNull ? NullableBytes.Null : scratch.Key.WrittenSpan;
         NullableBytes value = valueIsNull ? NullableBytes.Null : scratch.Value.WrittenSpan;
         bool wake = _accumulator.Append(new TopicPartition(topic, partition), timestampMs, key, value, headers, entry, _time.GetTimestamp(),
-            out int appendedBytes, out bool batchFull);
+            ReferenceEquals(target, BatchAwaiters.Marker) ? RentBatchCompletionFactory : null, out int appendedBytes, out bool batchFull, out awaiters, out index);
         if (sticky is not null)
         {
             lock (sticky)

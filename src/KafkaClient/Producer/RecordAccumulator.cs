@@ -12,6 +12,35 @@ internal readonly record struct DeliveryOutcome(string Topic, int Partition, lon
 /// </summary>
 internal readonly record struct DeliveryEntry(object? Target, object Message, long TimestampMs, System.Diagnostics.Activity? Activity = null);
 
+/// <summary>
+/// What a batch's <c>ProduceAsync</c> callers wait on: one object per batch (not one per record)
+/// whose record index is the awaited <c>ValueTask</c>'s token. Records waited on this way carry
+/// <see cref="Marker"/> as their <see cref="DeliveryEntry.Target"/>; the batch's completion
+/// completes them all at once through <see cref="Complete"/>.
+/// </summary>
+internal abstract class BatchAwaiters
+{
+    /// <summary>The most records of one batch that can be awaited through its awaiters (the token keeps 11 bits for the index).</summary>
+    public const int MaxRecords = 2048;
+
+    /// <summary>The delivery target of a record awaited through its batch's awaiters.</summary>
+    public static readonly object Marker = new();
+
+    /// <summary>
+    /// Takes one more awaited record, at <paramref name="index"/> in the batch (called under the
+    /// partition's lock, before the batch can be sent); <paramref name="capacityHint"/> is how many
+    /// records the batch has room for so far.
+    /// </summary>
+    public abstract void Expect(int index, int capacityHint);
+
+    /// <summary>
+    /// Completes every awaited record of <paramref name="batch"/>: acknowledged from
+    /// <paramref name="baseOffset"/> (with the broker's <paramref name="logAppendTimeMs"/> when it
+    /// is not -1), or failed with <paramref name="error"/>.
+    /// </summary>
+    public abstract void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, KafkaClient.Errors.KafkaException? error);
+}
+
 /// <summary>The producer id and epoch that a partition's sequence numbers belong to.</summary>
 internal readonly record struct ProducerStamp(long Id, short Epoch)
 {
@@ -52,7 +81,11 @@ internal sealed class ProducerBatch
         Array.Clear(_entries, 0, RecordCount);
         RecordCount = 0;
         Encoded = default;
+        Awaiters = null;
     }
+
+    /// <summary>Completes the batch's awaited records (<c>ProduceAsync</c> without a cancellation token), or null when it has none.</summary>
+    public BatchAwaiters? Awaiters { get; set; }
 
     /// <summary>Makes a cleared batch ready for reuse by <paramref name="partition"/>: its entry array and writer buffers are kept.</summary>
     public void Recycle(TopicPartition partition, long createdTimestamp)
@@ -100,6 +133,9 @@ internal sealed class ProducerBatch
     public bool IsResend { get; set; }
 
     public ReadOnlySpan<DeliveryEntry> Entries => _entries.AsSpan(0, RecordCount);
+
+    /// <summary>How many records the batch's entry array holds before it grows.</summary>
+    public int Capacity => _entries.Length;
 
     public void Add(in DeliveryEntry entry, int recordSize)
     {
@@ -202,7 +238,19 @@ internal sealed class RecordAccumulator
     /// for another record of the same size), for the sticky partitioner.
     /// </summary>
     public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now,
-        out int appendedBytes, out bool batchFull)
+        out int appendedBytes, out bool batchFull) =>
+        Append(partition, timestampMs, key, value, headers, entry, now, awaitersFactory: null, out appendedBytes, out batchFull, out _, out _);
+
+    /// <summary>
+    /// <see cref="Append(TopicPartition, long, NullableBytes, NullableBytes, ReadOnlySpan{RecordHeader}, in DeliveryEntry, long, out int, out bool)"/>
+    /// for a record awaited through its batch's <see cref="BatchAwaiters"/> (its entry's target is
+    /// <see cref="BatchAwaiters.Marker"/>): the batch gets its awaiters from
+    /// <paramref name="awaitersFactory"/> when it has none yet, the record is expected there, and
+    /// <paramref name="awaiters"/> and <paramref name="index"/> say where to wait. A batch takes at
+    /// most <see cref="BatchAwaiters.MaxRecords"/> awaited records: the next one opens a new batch.
+    /// </summary>
+    public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now,
+        Func<BatchAwaiters>? awaitersFactory, out int appendedBytes, out bool batchFull, out BatchAwaiters? awaiters, out int index)
     {
         var queue = GetQueue(partition);
         bool becameReady = false;
@@ -210,7 +258,8 @@ internal sealed class RecordAccumulator
         {
             var batch = queue.Open;
             int size = batch?.Writer.MeasureRecord(timestampMs, key, value, headers) ?? 0;
-            if (batch is not null && batch.RecordCount > 0 && batch.SizeInBytes + size > _batchSize)
+            if (batch is not null && batch.RecordCount > 0 &&
+                (batch.SizeInBytes + size > _batchSize || (awaitersFactory is not null && batch.RecordCount >= BatchAwaiters.MaxRecords)))
             {
                 batch.IsClosed = true;
                 queue.Ready.Enqueue(batch);
@@ -226,7 +275,14 @@ internal sealed class RecordAccumulator
                 becameReady = true;
             }
             batch.Writer.Append(timestampMs, key, value, headers);
+            index = batch.RecordCount;
             batch.Add(entry, size);
+            awaiters = null;
+            if (awaitersFactory is not null)
+            {
+                awaiters = batch.Awaiters ??= awaitersFactory();
+                awaiters.Expect(index, batch.Capacity);
+            }
             appendedBytes += size;
             Interlocked.Add(ref _bufferedBytes, size);
             // No room for another record like this one: the next would most likely open a new
