@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using KafkaClient.Errors;
 using KafkaClient.Protocol.Records;
@@ -256,6 +257,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             _unread++;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, KafkaException? error)
         {
             var entries = batch.Entries;
@@ -294,6 +296,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public ValueTaskSourceStatus GetStatus(short token)
         {
             CheckUse(token);
@@ -327,6 +330,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public DeliveryResult<TKey, TValue> GetResult(short token)
         {
             int index = CheckUse(token);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using KafkaClient.Cluster;
 using KafkaClient.Diagnostics;
@@ -523,6 +524,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
         FailBatch(batch, error, status);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CompleteBatch(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status)
     {
         // Callbacks and per-record completions below; records awaited through the batch (target

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using KafkaClient.Cluster;
 using KafkaClient.Diagnostics;
@@ -83,6 +84,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
             ? throw new ArgumentOutOfRangeException(nameof(partition), "The partition index must not be negative.")
             : ProduceCoreAsync(partition.Topic, partition.Partition, message, cancellationToken);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ValueTask<DeliveryResult<TKey, TValue>> ProduceCoreAsync(string topic, int partition, Message<TKey, TValue> message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -197,6 +199,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
         ProduceCore(partition.Topic, partition.Partition, message, onDelivery);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ProduceCore(string topic, int partition, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -221,6 +224,7 @@ public sealed partial class KafkaProducer<TKey, TValue> : IProducer<TKey, TValue
     /// <paramref name="target"/>, the record is awaited through its batch's completion:
     /// <paramref name="awaiters"/> and <paramref name="index"/> say where.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Enqueue(string topic, int partition, int partitionCount, Message<TKey, TValue> message, object? target, out BatchAwaiters? awaiters, out int index)
     {
         if (Volatile.Read(ref _closed) != 0)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KafkaClient.Protocol.Records;
 
 namespace KafkaClient.Producer;
@@ -249,6 +250,7 @@ internal sealed class RecordAccumulator
     /// <paramref name="awaiters"/> and <paramref name="index"/> say where to wait. A batch takes at
     /// most <see cref="BatchAwaiters.MaxRecords"/> awaited records: the next one opens a new batch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Append(TopicPartition partition, long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers, in DeliveryEntry entry, long now,
         Func<BatchAwaiters>? awaitersFactory, out int appendedBytes, out bool batchFull, out BatchAwaiters? awaiters, out int index)
     {

@@ -105,6 +105,7 @@ public sealed class RecordBatchWriter : IDisposable
     /// Bytes that <see cref="Append"/> would add for this record right now (its length prefix
     /// included), so a producer can check whether it still fits a size limit before appending.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int MeasureRecord(long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers = default)
     {
         long timestampDelta = _recordCount == 0 ? 0 : timestampMs - _baseTimestamp;
@@ -118,6 +119,7 @@ public sealed class RecordBatchWriter : IDisposable
     /// <param name="value">The value, or null (a tombstone).</param>
     /// <param name="headers">The headers, possibly none.</param>
     /// <exception cref="InvalidOperationException">The batch is finished, or would pass 2 GiB.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Append(long timestampMs, NullableBytes key, NullableBytes value, ReadOnlySpan<RecordHeader> headers = default)
     {
         ThrowIfFinished();
@@ -193,6 +195,7 @@ public sealed class RecordBatchWriter : IDisposable
     /// Calling it again rewrites the header from the current properties (no recompression).
     /// </summary>
     /// <exception cref="InvalidOperationException">No record was appended.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlyMemory<byte> Finish()
     {
         if (_recordCount == 0)
