@@ -15,6 +15,9 @@ internal sealed class Meter
     private long _startTicks;
     private TimeSpan _startCpu;
     private long _startAlloc;
+    private TimeSpan _pausedElapsed;
+    private TimeSpan _pausedCpu;
+    private long _pausedAlloc;
 
     /// <summary>The stopwatch timestamp <see cref="Start"/> took.</summary>
     public long StartTimestamp => _startTicks;
@@ -29,6 +32,20 @@ internal sealed class Meter
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+        (_pausedElapsed, _pausedCpu, _pausedAlloc) = (TimeSpan.Zero, TimeSpan.Zero, 0);
+        Resume();
+    }
+
+    /// <summary>Stops counting until <see cref="Resume"/> (what runs meanwhile is not charged); <see cref="Stop"/> adds up the counted parts.</summary>
+    public void Pause()
+    {
+        Stop();
+        (_pausedElapsed, _pausedCpu, _pausedAlloc) = (Elapsed, Cpu, Allocated);
+    }
+
+    /// <summary>Counts again after <see cref="Pause"/>.</summary>
+    public void Resume()
+    {
         using var self = Process.GetCurrentProcess();
         _startAlloc = GC.GetTotalAllocatedBytes(precise: true);
         _startCpu = self.TotalProcessorTime;
@@ -41,9 +58,9 @@ internal sealed class Meter
         using var self = Process.GetCurrentProcess();
         var cpu = self.TotalProcessorTime;
         long alloc = GC.GetTotalAllocatedBytes(precise: true);
-        Elapsed = Stopwatch.GetElapsedTime(_startTicks, end);
-        Cpu = cpu - _startCpu;
-        Allocated = alloc - _startAlloc;
+        Elapsed = _pausedElapsed + Stopwatch.GetElapsedTime(_startTicks, end);
+        Cpu = _pausedCpu + (cpu - _startCpu);
+        Allocated = _pausedAlloc + (alloc - _startAlloc);
     }
 }
 

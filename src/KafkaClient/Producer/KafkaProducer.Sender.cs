@@ -328,7 +328,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         finally
         {
-            _wake.Set();
+            // The loop has work only if something is left (a batch held back by the in-flight
+            // limit, a retry). When nothing is, waking it would only race an awaiting caller's
+            // next record for the drain and push that record through the loop, one thread hop later.
+            if (!_accumulator.IsEmpty)
+            {
+                _wake.Set();
+            }
             RunDeferredDelivery();
         }
     }
