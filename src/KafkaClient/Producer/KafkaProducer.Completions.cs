@@ -13,9 +13,7 @@ namespace KafkaClient.Producer;
 /// </summary>
 public sealed partial class KafkaProducer<TKey, TValue>
 {
-    private readonly object _completionPoolLock = new();
-    private Completion? _freeCompletions;
-    private int _freeCompletionCount;
+    private readonly IdlePool<Completion> _idleCompletions = new();
 
     /// <summary>
     /// How many idle completions the pool keeps: about what the buffer can hold of small records, so
@@ -24,32 +22,33 @@ public sealed partial class KafkaProducer<TKey, TValue>
     /// </summary>
     private int MaxPooledCompletions => (int)Math.Clamp(_options.BufferMemory / 128, 1024, 1 << 20);
 
-    private Completion RentCompletion()
+    private Completion RentCompletion() => _idleCompletions.TryTake() ?? new Completion(this);
+
+    private void ReturnCompletion(Completion completion) => _idleCompletions.Return(completion, MaxPooledCompletions);
+
+    /// <summary>Idle objects kept for reuse (at most as many as the caller allows), one lock around them.</summary>
+    private sealed class IdlePool<T>
+        where T : class
     {
-        lock (_completionPoolLock)
+        private readonly Stack<T> _idle = new();
+
+        public T? TryTake()
         {
-            if (_freeCompletions is { } free)
+            lock (_idle)
             {
-                _freeCompletions = free.NextFree;
-                free.NextFree = null;
-                _freeCompletionCount--;
-                return free;
+                return _idle.TryPop(out var item) ? item : null;
             }
         }
-        return new Completion(this);
-    }
 
-    private void ReturnCompletion(Completion completion)
-    {
-        lock (_completionPoolLock)
+        public void Return(T item, int max)
         {
-            if (_freeCompletionCount >= MaxPooledCompletions)
+            lock (_idle)
             {
-                return;
+                if (_idle.Count < max)
+                {
+                    _idle.Push(item);
+                }
             }
-            completion.NextFree = _freeCompletions;
-            _freeCompletions = completion;
-            _freeCompletionCount++;
         }
     }
 
@@ -71,9 +70,6 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             _owner = owner;
         }
-
-        /// <summary>The next idle completion in the pool.</summary>
-        public Completion? NextFree { get; set; }
 
         public ValueTask<DeliveryResult<TKey, TValue>> Task => new(this, _core.Version);
 
@@ -156,9 +152,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             _core.OnCompleted(continuation, state, token, flags);
     }
 
-    private readonly object _batchCompletionPoolLock = new();
-    private BatchCompletion? _freeBatchCompletions;
-    private int _freeBatchCompletionCount;
+    private readonly IdlePool<BatchCompletion> _idleBatchCompletions = new();
     private Func<BatchAwaiters>? _rentBatchCompletion;
 
     /// <summary>The accumulator's factory for a batch's awaiters (one delegate for the producer's lifetime).</summary>
@@ -167,34 +161,9 @@ public sealed partial class KafkaProducer<TKey, TValue>
     /// <summary>How many idle batch completions the pool keeps: one per batch the buffer can hold.</summary>
     private int MaxPooledBatchCompletions => (int)Math.Clamp(_options.BufferMemory / Math.Max(_options.BatchSize, 1), 64, 1 << 16);
 
-    private BatchCompletion RentBatchCompletion()
-    {
-        lock (_batchCompletionPoolLock)
-        {
-            if (_freeBatchCompletions is { } free)
-            {
-                _freeBatchCompletions = free.NextFree;
-                free.NextFree = null;
-                _freeBatchCompletionCount--;
-                return free;
-            }
-        }
-        return new BatchCompletion(this);
-    }
+    private BatchCompletion RentBatchCompletion() => _idleBatchCompletions.TryTake() ?? new BatchCompletion(this);
 
-    private void ReturnBatchCompletion(BatchCompletion completion)
-    {
-        lock (_batchCompletionPoolLock)
-        {
-            if (_freeBatchCompletionCount >= MaxPooledBatchCompletions)
-            {
-                return;
-            }
-            completion.NextFree = _freeBatchCompletions;
-            _freeBatchCompletions = completion;
-            _freeBatchCompletionCount++;
-        }
-    }
+    private void ReturnBatchCompletion(BatchCompletion completion) => _idleBatchCompletions.Return(completion, MaxPooledBatchCompletions);
 
     /// <summary>
     /// The <c>ProduceAsync</c> results of one batch: one pooled object per batch instead of one per
@@ -239,9 +208,6 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             _owner = owner;
         }
-
-        /// <summary>The next idle batch completion in the pool.</summary>
-        public BatchCompletion? NextFree { get; set; }
 
         /// <summary>The task of the record at <paramref name="index"/>.</summary>
         public ValueTask<DeliveryResult<TKey, TValue>> Task(int index) => new(this, (short)((_use << IndexBits) | index));
