@@ -305,17 +305,12 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 throw new InvalidOperationException("The ProduceAsync result was read before the record's delivery completed.");
             }
             ref var slot = ref _slots[index];
-            var result = new DeliveryResult<TKey, TValue>
-            {
-                Topic = _topic,
-                Partition = _partition,
-                Offset = _error is null && _baseOffset >= 0 ? _baseOffset + index : -1,
-                Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(_logAppendTimeMs >= 0 && _error is null ? _logAppendTimeMs : slot.TimestampMs),
-                Status = _status,
-                Error = _error,
-                Message = (Message<TKey, TValue>)slot.Message!,
-            };
+            // The outcome CompleteBatch or FailBatch gives a record delivered one by one.
             var error = _error;
+            var result = ToResult(slot.Message!, new DeliveryOutcome(_topic, _partition,
+                error is null && _baseOffset >= 0 ? _baseOffset + index : -1,
+                error is null && _logAppendTimeMs >= 0 ? _logAppendTimeMs : slot.TimestampMs,
+                _status, error));
             slot.Awaited = false; // read: a second read of this token fails
             slot.Message = null;
             if (Interlocked.Decrement(ref _unread) == 0)
@@ -403,17 +398,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             if (mayDefer && t_deferDelivery)
             {
                 // Held back until the response is handled; the one held before goes now.
-                if (t_deferredContinuation is { } earlier)
-                {
-                    ThreadPool.UnsafeQueueUserWorkItem(earlier, t_deferredState, preferLocal: false);
-                }
-                if (t_deferredCompletion is { } held)
-                {
-                    held.Deliver(t_deferredResult, t_deferredError);
-                    t_deferredCompletion = null;
-                    t_deferredResult = default;
-                    t_deferredError = null;
-                }
+                ReleaseHeldDelivery();
                 t_deferredContinuation = continuation;
                 t_deferredState = state;
                 return;

@@ -387,6 +387,27 @@ public sealed partial class KafkaProducer<TKey, TValue>
         completion.Deliver(result, error, runContinuationInline: true);
     }
 
+    /// <summary>
+    /// Lets go of what the response handling held back so far (a completion, or a batch
+    /// completion's caller), asynchronously: a later one of the same response is held instead.
+    /// </summary>
+    private static void ReleaseHeldDelivery()
+    {
+        if (t_deferredContinuation is { } continuation)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(continuation, t_deferredState, preferLocal: false);
+            t_deferredContinuation = null;
+            t_deferredState = null;
+        }
+        if (t_deferredCompletion is { } completion)
+        {
+            completion.Deliver(t_deferredResult, t_deferredError);
+            t_deferredCompletion = null;
+            t_deferredResult = default;
+            t_deferredError = null;
+        }
+    }
+
     private static ProduceRequest.TopicProduceData? FindTopic(List<ProduceRequest.TopicProduceData> topics, string name)
     {
         foreach (var topic in topics)
@@ -593,13 +614,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 break;
             case Completion completion when t_deferDelivery:
                 // Held back until the response is handled; the one held before goes now.
-                t_deferredCompletion?.Deliver(t_deferredResult, t_deferredError);
-                if (t_deferredContinuation is { } continuation)
-                {
-                    ThreadPool.UnsafeQueueUserWorkItem(continuation, t_deferredState, preferLocal: false);
-                    t_deferredContinuation = null;
-                    t_deferredState = null;
-                }
+                ReleaseHeldDelivery();
                 t_deferredCompletion = completion;
                 t_deferredResult = ToResult(entry.Message, outcome);
                 t_deferredError = outcome.Error;
