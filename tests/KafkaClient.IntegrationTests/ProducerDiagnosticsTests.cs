@@ -9,7 +9,14 @@ using C = Confluent.Kafka;
 
 namespace KafkaClient.IntegrationTests;
 
-/// <summary>Metrics and tracing of the producer. Not parallel with other producer tests: listeners are process-wide.</summary>
+/// <summary>
+/// Runs alone, after every parallel collection: an activity listener is process-wide, and while it listens every producer
+/// in the process writes a <c>traceparent</c> header, which other tests' header assertions would see.
+/// </summary>
+[CollectionDefinition(nameof(ProducerDiagnosticsTests), DisableParallelization = true)]
+public sealed class ProducerDiagnosticsCollection;
+
+/// <summary>Metrics and tracing of the producer.</summary>
 [Collection(nameof(ProducerDiagnosticsTests))]
 public sealed class ProducerDiagnosticsTests : IClassFixture<LibrdkafkaMockClusterFixture>
 {

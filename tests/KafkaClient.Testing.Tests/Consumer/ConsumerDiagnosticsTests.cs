@@ -12,8 +12,11 @@ namespace KafkaClient.Testing.Tests.Consumer;
 /// <summary>
 /// Metrics (a MeterListener on the KafkaClient meter) and tracing (an ActivityListener on the KafkaClient source).
 /// Listeners are process-wide and other test classes run in parallel, so measurements and spans are filtered by this
-/// test's topic; instruments without a topic tag are only checked to have been recorded.
+/// test's topic; instruments without a topic tag are only checked to have been recorded. The class runs alone, after every
+/// parallel collection, because while its activity listener listens every producer in the process writes a <c>traceparent</c>
+/// header, which other tests' header assertions would see.
 /// </summary>
+[Collection(nameof(ConsumerDiagnosticsTests))]
 public sealed class ConsumerDiagnosticsTests(EmbeddedClusterFixture fixture) : IClassFixture<EmbeddedClusterFixture>
 {
     private EmbeddedKafkaCluster Cluster => fixture.Cluster;
@@ -185,3 +188,7 @@ public sealed class ConsumerDiagnosticsTests(EmbeddedClusterFixture fixture) : I
         receive.GetTagItem("messaging.consumer.group.name").Should().Be("tracing-group");
     }
 }
+
+/// <summary>The collection of <see cref="ConsumerDiagnosticsTests"/>: not run in parallel with anything else.</summary>
+[CollectionDefinition(nameof(ConsumerDiagnosticsTests), DisableParallelization = true)]
+public sealed class ConsumerDiagnosticsCollection;
