@@ -19,6 +19,11 @@ public sealed class ConsumerRunnerStopTests(EmbeddedClusterFixture fixture) : IC
 
         await using var consumer = new KafkaConsumer<int, ReadOnlyMemory<byte>>(new ConsumerOptions { BootstrapServers = fixture.Cluster.BootstrapServers });
         consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(new TopicPartition(topic, p), Offset.Beginning)));
+        // Turns are taken among partitions that have records buffered. The partitions' leaders are on different brokers, so
+        // one broker's fetch can lag another's on a loaded machine: start the runner once every partition has had a fetch
+        // answered (its high watermark is known), so each has records queued (about 1 MiB) when its first turn comes.
+        await WaitUntilAsync(() => Enumerable.Range(0, partitions).All(p => consumer.GetWatermarkOffsets(new TopicPartition(topic, p)).HighWatermark >= 0),
+            TimeSpan.FromSeconds(30), "every partition's first fetch was answered");
         var processed = new int[partitions];
         int[]? whenFirstFinished = null;
         int total = 0;
