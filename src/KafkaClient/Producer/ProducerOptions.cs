@@ -1,3 +1,5 @@
+using KafkaClient.Protocol.Compression;
+
 namespace KafkaClient.Producer;
 
 /// <summary>How many replicas must acknowledge a write before it counts as delivered.</summary>
@@ -89,6 +91,12 @@ public sealed record ProducerOptions : KafkaClientOptions
         {
             throw new ArgumentException("BatchSize must be positive, MaxRequestSize at least 1 KiB, BufferMemory at least MaxRequestSize.");
         }
+        if (!CompressionCodecs.IsKnown(Compression))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Compression), Compression, "Unknown compression type.");
+        }
+        // Here, not when the first batch is closed: a bad level fails the constructor, not every send.
+        CompressionCodecs.Get(Compression).CheckLevel(CompressionLevel);
         if (Linger < TimeSpan.Zero || DeliveryTimeout < Linger + RequestTimeout)
         {
             throw new ArgumentException("Linger must not be negative, and DeliveryTimeout must be at least Linger + RequestTimeout (Java enforces the same).", nameof(DeliveryTimeout));

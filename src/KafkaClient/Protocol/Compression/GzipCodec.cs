@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using KafkaClient.Protocol.Records;
@@ -33,13 +34,19 @@ internal sealed class GzipCodec : ICompressionCodec
     public CompressionType Type => CompressionType.Gzip;
 
     /// <inheritdoc/>
+    public void CheckLevel(int? level, [CallerArgumentExpression(nameof(level))] string? parameterName = null)
+    {
+        if (level is < -1 or > 9)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, level, "Gzip levels are 0 to 9 (-1 is the default).");
+        }
+    }
+
+    /// <inheritdoc/>
     public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
     {
+        CheckLevel(level);
         int zlibLevel = level ?? -1;
-        if (zlibLevel is < -1 or > 9)
-        {
-            throw new ArgumentOutOfRangeException(nameof(level), level, "Gzip levels are 0 to 9.");
-        }
         if (source.IsEmpty)
         {
             // GZipStream writes nothing at all for no input; emit a valid empty member instead.

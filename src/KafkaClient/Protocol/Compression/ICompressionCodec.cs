@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KafkaClient.Protocol.Records;
 
 namespace KafkaClient.Protocol.Compression;
@@ -10,6 +11,12 @@ internal interface ICompressionCodec
 {
     /// <summary>The codec's id in the batch attributes.</summary>
     CompressionType Type { get; }
+
+    /// <summary>Throws when <paramref name="level"/> is not one of this codec's levels (null, the default, always is).</summary>
+    /// <param name="level">The codec-specific level, or null for the codec's default.</param>
+    /// <param name="parameterName">The name the exception gives the level (the caller's expression).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The level is outside the codec's range.</exception>
+    void CheckLevel(int? level, [CallerArgumentExpression(nameof(level))] string? parameterName = null);
 
     /// <summary>
     /// Appends the compressed form of <paramref name="source"/> to <paramref name="destination"/>.

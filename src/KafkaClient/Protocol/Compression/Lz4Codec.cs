@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using K4os.Compression.LZ4;
 using K4os.Compression.LZ4.Streams;
 using KafkaClient.Protocol.Records;
@@ -22,13 +23,19 @@ internal sealed class Lz4Codec : ICompressionCodec
     public CompressionType Type => CompressionType.Lz4;
 
     /// <inheritdoc/>
+    public void CheckLevel(int? level, [CallerArgumentExpression(nameof(level))] string? parameterName = null)
+    {
+        if (level is < 0 or > 12)
+        {
+            throw new ArgumentOutOfRangeException(parameterName, level, "LZ4 levels are 0 to 12.");
+        }
+    }
+
+    /// <inheritdoc/>
     public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
     {
+        CheckLevel(level);
         int value = level ?? 0;
-        if (value is < 0 or > 12)
-        {
-            throw new ArgumentOutOfRangeException(nameof(level), level, "LZ4 levels are 0 to 12.");
-        }
         var settings = new LZ4EncoderSettings
         {
             BlockSize = 64 * 1024,

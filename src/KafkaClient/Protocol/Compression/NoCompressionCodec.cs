@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KafkaClient.Protocol.Records;
 
 namespace KafkaClient.Protocol.Compression;
@@ -16,12 +17,18 @@ internal sealed class NoCompressionCodec : ICompressionCodec
     public CompressionType Type => CompressionType.None;
 
     /// <inheritdoc/>
-    public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
+    public void CheckLevel(int? level, [CallerArgumentExpression(nameof(level))] string? parameterName = null)
     {
         if (level is not null and not 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(level), level, "Uncompressed batches take no compression level.");
+            throw new ArgumentOutOfRangeException(parameterName, level, "Uncompressed batches take no compression level.");
         }
+    }
+
+    /// <inheritdoc/>
+    public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
+    {
+        CheckLevel(level);
         destination.Write(source);
     }
 

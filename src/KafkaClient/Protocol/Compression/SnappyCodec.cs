@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using KafkaClient.Protocol.Records;
 using Snappier;
@@ -34,12 +35,18 @@ internal sealed class SnappyCodec : ICompressionCodec
     internal static bool IsXerialFramed(ReadOnlySpan<byte> data) => data.Length >= Magic.Length && data.StartsWith(Magic);
 
     /// <inheritdoc/>
-    public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
+    public void CheckLevel(int? level, [CallerArgumentExpression(nameof(level))] string? parameterName = null)
     {
         if (level is not null)
         {
-            throw new ArgumentOutOfRangeException(nameof(level), level, "Snappy has no compression levels.");
+            throw new ArgumentOutOfRangeException(parameterName, level, "Snappy has no compression levels.");
         }
+    }
+
+    /// <inheritdoc/>
+    public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
+    {
+        CheckLevel(level);
 
         Span<byte> header = destination.GetSpan(HeaderLength);
         Magic.CopyTo(header);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using KafkaClient.Protocol.Records;
 using ZstdSharp;
@@ -33,16 +34,20 @@ internal sealed class ZstdCodec : ICompressionCodec
     public CompressionType Type => CompressionType.Zstd;
 
     /// <inheritdoc/>
-    public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
+    public void CheckLevel(int? level, [CallerArgumentExpression(nameof(level))] string? parameterName = null)
     {
-        int value = level ?? DefaultLevel;
-        if (value < Compressor.MinCompressionLevel || value > Compressor.MaxCompressionLevel)
+        if (level < Compressor.MinCompressionLevel || level > Compressor.MaxCompressionLevel)
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(level),
-                level,
+            throw new ArgumentOutOfRangeException(parameterName, level,
                 $"Zstd levels are {Compressor.MinCompressionLevel} to {Compressor.MaxCompressionLevel}.");
         }
+    }
+
+    /// <inheritdoc/>
+    public void Compress(ReadOnlySpan<byte> source, PooledBufferWriter destination, int? level)
+    {
+        CheckLevel(level);
+        int value = level ?? DefaultLevel;
         Compressor compressor = t_compressor ??= new Compressor(value);
         if (compressor.Level != value)
         {

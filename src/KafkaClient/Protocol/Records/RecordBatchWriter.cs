@@ -206,10 +206,7 @@ public sealed class RecordBatchWriter : IDisposable
         {
             if (_compression == CompressionType.None)
             {
-                if (_compressionLevel is not null and not 0)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(CompressionLevel), _compressionLevel, "Uncompressed batches take no compression level.");
-                }
+                CompressionCodecs.Get(CompressionType.None).CheckLevel(_compressionLevel);
                 _finished = _records;
             }
             else
