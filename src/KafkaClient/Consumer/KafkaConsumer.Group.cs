@@ -22,6 +22,13 @@ internal enum MembershipState
 
     /// <summary>Assigned and heartbeating.</summary>
     Stable = 3,
+
+    /// <summary>
+    /// Still a member of its generation while it gives partitions up (an eager rebalance before it rejoins, a cooperative
+    /// one after SyncGroup). Heartbeats go on: a revocation waits for handlers and commits, and a slow one must not cost the
+    /// membership (the coordinator keeps a member that heartbeats until the rebalance timeout, as Java's does).
+    /// </summary>
+    Revoking = 4,
 }
 
 public sealed partial class KafkaConsumer<TKey, TValue>
@@ -321,7 +328,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             var everything = Assignment;
             if (everything.Count > 0)
             {
-                await RevokeAsync(everything, ct).ConfigureAwait(false);
+                await RevokeWhileMemberAsync(everything, MembershipState.Joining, ct).ConfigureAwait(false);
+                // Expelled while revoking (a heartbeat said so): nothing is owned any more, so nothing is lost; the
+                // JoinGroup below is the rejoin.
+                _lostNeeded = false;
             }
         }
         IReadOnlyList<string> topics;
@@ -431,7 +441,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         if (revoked.Count > 0)
         {
             // Cooperative: give up only what moves, then rejoin so the new owner can get it (KIP-429).
-            await RevokeAsync(revoked, ct).ConfigureAwait(false);
+            await RevokeWhileMemberAsync(revoked, MembershipState.Syncing, ct).ConfigureAwait(false);
             _rejoinNeeded = true;
         }
         _lastAssignment = [.. assignment.Partitions];
@@ -497,6 +507,23 @@ public sealed partial class KafkaConsumer<TKey, TValue>
     }
 
     /// <summary>Orderly hand-over: waits for the runner to finish the partitions' records, commits per the strategy, tells the application, then drops them.</summary>
+    /// <summary>
+    /// <see cref="RevokeAsync"/> in the <see cref="MembershipState.Revoking"/> state, so heartbeats go on while handlers
+    /// finish and offsets are committed; then back to <paramref name="after"/>.
+    /// </summary>
+    private async Task RevokeWhileMemberAsync(IReadOnlyList<TopicPartition> partitions, MembershipState after, CancellationToken ct)
+    {
+        _membership = MembershipState.Revoking;
+        try
+        {
+            await RevokeAsync(partitions, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _membership = after;
+        }
+    }
+
     private async Task RevokeAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken ct)
     {
         if (partitions.Count == 0)
@@ -601,10 +628,11 @@ public sealed partial class KafkaConsumer<TKey, TValue>
             int coordinator = _coordinatorId;
             int generation = _generation;
             var requested = Interlocked.Exchange(ref _heartbeatRequested, null);
-            // Only a stable member heartbeats (as in Java): during the join and sync the coordinator knows the member is
-            // alive, and some coordinators (librdkafka's mock) answer a heartbeat between JoinGroup and SyncGroup with
-            // REBALANCE_IN_PROGRESS, which would start another rebalance for nothing.
-            if (_options.GroupId is null || generation < 0 || _membership != MembershipState.Stable)
+            // Only a stable or revoking member heartbeats (as in Java): during the join and sync the coordinator knows the
+            // member is alive, and some coordinators (librdkafka's mock) answer a heartbeat between JoinGroup and SyncGroup
+            // with REBALANCE_IN_PROGRESS, which would start another rebalance for nothing.
+            var membership = _membership;
+            if (_options.GroupId is null || generation < 0 || membership is not (MembershipState.Stable or MembershipState.Revoking))
             {
                 requested?.TrySetResult();
                 lastSuccess = Now;

@@ -1,6 +1,7 @@
 using FluentAssertions;
 using KafkaClient.Consumer;
 using KafkaClient.Consumer.Assignors;
+using KafkaClient.Errors;
 using KafkaClient.Protocol;
 using KafkaClient.Protocol.Messages;
 using static KafkaClient.Testing.Tests.Consumer.ConsumerTestKit;
@@ -100,6 +101,58 @@ public sealed class ConsumerGroupMembershipTests(ShortSessionClusterFixture fixt
         await a.CloseAsync(Ct);
         await WaitUntilAsync(() => b.Assignment.Count == 4, Deadline, "the silent member's partitions move after its 2 s session timeout (not the 45 s default)");
         bLog.Kinds.Skip(bEvents).Should().Contain(RebalanceEventKind.Rebalancing);
+    }
+
+    /// <summary>
+    /// A member whose revocation takes longer than its 2 s session timeout (its handler waits for the heartbeats the test
+    /// counts, about 3 s of them) keeps its membership: it heartbeats while it revokes, as Java's consumer does during
+    /// onPartitionsRevoked, so the coordinator neither expires it nor fences its commit. Eager (revoking before the
+    /// rejoin, old generation) and cooperative (revoking after SyncGroup, new generation).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_revocation_slower_than_the_session_timeout_does_not_cost_the_membership(bool cooperative)
+    {
+        string topic = NewTopic(Cluster, "slow-revoke", partitions: 2);
+        string group = NewId("slow-revoke");
+        string aId = NewId("a");
+        var heartbeats = Cluster.Spy(ApiKey.Heartbeat);
+        RebalanceLog aLog = new(), bLog = new();
+        var heartbeatsWhileRevoking = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        aLog.OnEvent = async (e, ct) =>
+        {
+            if (e.Kind == RebalanceEventKind.PartitionsRevoked && !heartbeatsWhileRevoking.Task.IsCompleted)
+            {
+                // 15 heartbeat intervals of 200 ms: half again the session timeout. Without heartbeats the wait ends at
+                // the deadline instead, and the test fails on the count.
+                int before = heartbeats.From(aId).Count();
+                try
+                {
+                    await WaitUntilAsync(() => heartbeats.From(aId).Count() >= before + 15, TimeSpan.FromSeconds(15), "heartbeats while revoking");
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                }
+                heartbeatsWhileRevoking.TrySetResult(heartbeats.From(aId).Count() - before);
+            }
+        };
+        IPartitionAssignor Assignor() => cooperative ? new CooperativeStickyAssignor() : new RangeAssignor();
+        var session = TimeSpan.FromSeconds(2);
+        await using var a = new KafkaConsumer<string, string>(Options(group, aId, aLog) with { SessionTimeout = session, PartitionAssignors = [Assignor()] });
+        await using var b = new KafkaConsumer<string, string>(Options(group, NewId("b"), bLog) with { SessionTimeout = session, PartitionAssignors = [Assignor()] });
+        a.Subscribe([topic]);
+        await WaitForStableGroupAsync(2, (a, aLog));
+        int aHeartbeats = heartbeats.From(aId).Count();
+
+        b.Subscribe([topic]);
+        (await heartbeatsWhileRevoking.Task.WaitAsync(Deadline, Ct)).Should().BeGreaterThanOrEqualTo(15, "the member heartbeats while its revocation runs");
+        await WaitForStableGroupAsync(2, (a, aLog), (b, bLog));
+        a.Assignment.Should().HaveCount(1);
+        b.Assignment.Should().HaveCount(1);
+        aLog.Kinds.Should().NotContain(RebalanceEventKind.PartitionsLost, "the coordinator never expired the slow member");
+        HeartbeatErrors(heartbeats, aId, aHeartbeats).Should().OnlyContain(e => e == 0 || e == (short)ErrorCode.RebalanceInProgress,
+            "no heartbeat was answered UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION");
     }
 
     /// <summary>
