@@ -283,11 +283,13 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         ProducerMetrics.BytesSent.Add(bytes);
         long started = Stopwatch.GetTimestamp();
+        var (previous, handled) = TakeResponseTurn(leader);
         try
         {
             if (_options.Acks == Acks.None)
             {
                 await client.SendWithoutResponseAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
+                await AwaitTurnAsync(previous).ConfigureAwait(false);
                 foreach (var batch in batches)
                 {
                     CompleteBatch(batch, baseOffset: -1, logAppendTimeMs: -1, PersistenceStatus.PossiblyPersisted);
@@ -296,6 +298,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             var response = await client.SendAsync(request, leader, ConnectionPurpose.Produce, _stopping.Token).ConfigureAwait(false);
             ProducerMetrics.RequestLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            await AwaitTurnAsync(previous).ConfigureAwait(false);
             // The last ProduceAsync completed by this response resumes its caller here, at the
             // end, instead of through one more thread-pool hop (see RunDeferredDelivery).
             t_deferDelivery = true;
@@ -310,6 +313,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
+            await AwaitTurnAsync(previous).ConfigureAwait(false);
             foreach (var batch in batches)
             {
                 FailBatch(batch, new KafkaException(ErrorCode.UnknownServerError, "The producer was closed while the record was in flight."), PersistenceStatus.PossiblyPersisted);
@@ -317,6 +321,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         catch (KafkaException ex)
         {
+            await AwaitTurnAsync(previous).ConfigureAwait(false);
             foreach (var batch in batches)
             {
                 RetryOrFail(batch, ex);
@@ -335,9 +340,35 @@ public sealed partial class KafkaProducer<TKey, TValue>
             {
                 _wake.Set();
             }
+            // Before the held-back delivery runs the caller's code: the next response must not wait for that.
+            handled.SetResult();
             RunDeferredDelivery();
         }
     }
+
+    /// <summary>Per leader: the handling of the last request sent to it, which the next request's handling waits for.</summary>
+    private readonly Dictionary<int, Task> _lastResponseHandled = [];
+
+    /// <summary>
+    /// Takes the next turn to handle a response from <paramref name="leader"/>. Responses arrive in send order on a
+    /// connection, but each completes on the thread pool, so two of one partition could otherwise be handled at once and
+    /// its deliveries reported out of offset order (and a retry decided before an earlier batch's outcome). Called in
+    /// send order (under the drain), before the request is written. <c>handled</c> runs its waiter on the thread pool: the
+    /// waiter must not run inside this handler's deferred-delivery window.
+    /// </summary>
+    private (Task Previous, TaskCompletionSource Handled) TakeResponseTurn(int leader)
+    {
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lastResponseHandled)
+        {
+            var previous = _lastResponseHandled.GetValueOrDefault(leader) ?? Task.CompletedTask;
+            _lastResponseHandled[leader] = handled.Task;
+            return (previous, handled);
+        }
+    }
+
+    /// <summary>Waits until the response sent before this one is handled; usually it already is.</summary>
+    private static ValueTask AwaitTurnAsync(Task previous) => previous.IsCompleted ? ValueTask.CompletedTask : new ValueTask(previous);
 
     [ThreadStatic]
     private static bool t_deferDelivery;
