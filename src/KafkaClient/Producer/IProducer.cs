@@ -29,6 +29,27 @@ public interface IProducer<TKey, TValue> : IAsyncDisposable
     ValueTask<DeliveryResult<TKey, TValue>> ProduceAsync(TopicPartition partition, Message<TKey, TValue> message, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Produces many messages to <paramref name="topic"/> in one call (partitions chosen by the partitioner) and completes
+    /// when every one is acknowledged or has failed. All are queued before any result is awaited, so they share batches
+    /// and each partition receives them in the order given.
+    /// </summary>
+    /// <returns>One result per message, in the order given.</returns>
+    /// <remarks>
+    /// A message that fails (refused before sending, such as one larger than <see cref="ProducerOptions.MaxRequestSize"/>,
+    /// or failed by the broker) does not stop the others: once all are settled, a
+    /// <see cref="ProduceBatchException{TKey, TValue}"/> reports every result, delivered or not, so the caller can retry
+    /// exactly the failed ones. Cancelling <paramref name="cancellationToken"/> ends the wait (for buffer space, metadata
+    /// or the results) with an <see cref="OperationCanceledException"/>; messages already queued may still be written.
+    /// </remarks>
+    /// <exception cref="ProduceBatchException{TKey, TValue}">At least one message could not be delivered.</exception>
+    Task<IReadOnlyList<DeliveryResult<TKey, TValue>>> ProduceBatchAsync(string topic, IEnumerable<Message<TKey, TValue>> messages, CancellationToken cancellationToken = default);
+
+    /// <summary>Produces many messages to one explicit partition; see <see cref="ProduceBatchAsync(string, IEnumerable{Message{TKey, TValue}}, CancellationToken)"/>.</summary>
+    /// <returns>One result per message, in the order given.</returns>
+    /// <exception cref="ProduceBatchException{TKey, TValue}">At least one message could not be delivered.</exception>
+    Task<IReadOnlyList<DeliveryResult<TKey, TValue>>> ProduceBatchAsync(TopicPartition partition, IEnumerable<Message<TKey, TValue>> messages, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Queues <paramref name="message"/> and returns at once (the highest-throughput path);
     /// <paramref name="onDelivery"/> is called with the result, success or failure, on a
     /// background thread. Blocks only while the buffer is full or the topic's metadata is unknown,

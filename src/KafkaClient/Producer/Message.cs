@@ -88,3 +88,38 @@ public sealed class ProduceException<TKey, TValue> : KafkaException
     /// <summary>What is known of the failed delivery.</summary>
     public DeliveryResult<TKey, TValue> DeliveryResult { get; }
 }
+
+/// <summary>
+/// A <c>ProduceBatchAsync</c> in which at least one message could not be delivered. <see cref="Results"/> holds every
+/// message's result in the order given, delivered or not, so exactly the failed ones can be retried.
+/// </summary>
+/// <typeparam name="TKey">Key type.</typeparam>
+/// <typeparam name="TValue">Value type.</typeparam>
+public sealed class ProduceBatchException<TKey, TValue> : KafkaException
+{
+    /// <summary>Creates the exception from every message's result; <paramref name="failedCount"/> of them have an error.</summary>
+    public ProduceBatchException(IReadOnlyList<DeliveryResult<TKey, TValue>> results, int failedCount)
+        : base(FirstError(results).ErrorCode, $"{failedCount} of {results.Count} messages could not be delivered; the first failure: {FirstError(results).Message}", FirstError(results).IsRetriable, FirstError(results))
+    {
+        Results = results;
+        FailedCount = failedCount;
+    }
+
+    /// <summary>Every message's result, in the order the messages were given; failed ones have <see cref="DeliveryResult{TKey, TValue}.Error"/> set.</summary>
+    public IReadOnlyList<DeliveryResult<TKey, TValue>> Results { get; }
+
+    /// <summary>How many of <see cref="Results"/> failed.</summary>
+    public int FailedCount { get; }
+
+    private static KafkaException FirstError(IReadOnlyList<DeliveryResult<TKey, TValue>> results)
+    {
+        foreach (var result in results)
+        {
+            if (result.Error is { } error)
+            {
+                return error;
+            }
+        }
+        throw new ArgumentException("No result has an error.", nameof(results));
+    }
+}
