@@ -203,6 +203,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
         private long _logAppendTimeMs = -1;
         private PersistenceStatus _status;
         private KafkaException? _error;
+        private IReadOnlyDictionary<int, KafkaException>? _recordErrors;
 
         public BatchCompletion(KafkaProducer<TKey, TValue> owner)
         {
@@ -224,7 +225,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public override void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, KafkaException? error)
+        public override void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, KafkaException? error,
+            IReadOnlyDictionary<int, KafkaException>? recordErrors = null)
         {
             var entries = batch.Entries;
             var slots = _slots;
@@ -242,6 +244,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             _logAppendTimeMs = logAppendTimeMs;
             _status = status;
             _error = error;
+            _recordErrors = error is null ? null : recordErrors;
             _unread++; // this method's own hold: no reuse before its last slot is resumed
             _completed = true;
             for (int i = 0; i < _expected; i++)
@@ -306,7 +309,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             }
             ref var slot = ref _slots[index];
             // The outcome CompleteBatch or FailBatch gives a record delivered one by one.
-            var error = _error;
+            var error = _recordErrors is { } recordErrors && recordErrors.TryGetValue(index, out var own) ? own : _error;
             var result = ToResult(slot.Message!, new DeliveryOutcome(_topic, _partition,
                 error is null && _baseOffset >= 0 ? _baseOffset + index : -1,
                 error is null && _logAppendTimeMs >= 0 ? _logAppendTimeMs : slot.TimestampMs,
@@ -345,6 +348,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             _baseOffset = -1;
             _logAppendTimeMs = -1;
             _error = null;
+            _recordErrors = null;
             _owner.ReturnBatchCompletion(this);
         }
 

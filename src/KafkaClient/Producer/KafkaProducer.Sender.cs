@@ -528,9 +528,15 @@ public sealed partial class KafkaProducer<TKey, TValue>
                     RetryOrFail(batch, new KafkaException(error, $"Produce to {batch.Partition} failed: {result.ErrorMessage}"), retriableOverride: true);
                     break;
                 default:
-                    var exception = KafkaException.FromErrorCode(error, DescribeFailure(batch, result));
                     refresh |= ErrorCodes.IsInvalidMetadata(error);
-                    RetryOrFail(batch, exception);
+                    if (result.RecordErrors.Count > 0)
+                    {
+                        // KIP-467: the broker refused these records of the batch (and so the whole batch); each gets its
+                        // own error, the others one saying they were not refused and can be produced again.
+                        FailWithRecordErrors(batch, error, result);
+                        break;
+                    }
+                    RetryOrFail(batch, KafkaException.FromErrorCode(error, DescribeFailure(batch, result)));
                     break;
             }
         }
@@ -553,6 +559,29 @@ public sealed partial class KafkaProducer<TKey, TValue>
         }
         return message + ".";
     }
+
+    private void FailWithRecordErrors(ProducerBatch batch, ErrorCode error, ProduceResponse.PartitionProduceResponse result)
+    {
+        var recordErrors = new Dictionary<int, KafkaException>(result.RecordErrors.Count);
+        foreach (var record in result.RecordErrors)
+        {
+            string reason = record.BatchIndexErrorMessage ?? result.ErrorMessage ?? "";
+            recordErrors[record.BatchIndex] = KafkaException.FromErrorCode(error,
+                $"Produce to {batch.Partition} refused this record (#{record.BatchIndex} of its batch){(reason.Length > 0 ? ": " + reason : "")}.");
+        }
+        var others = new BatchMateRefusedException(error,
+            $"Produce to {batch.Partition} failed: the broker refused other records of this record's batch ({string.Join(", ", recordErrors.Keys.Order().Select(i => "#" + i))}), " +
+            "so none of it was written; this record itself was not refused and can be produced again.");
+        if (IsTransactional)
+        {
+            EnterErrorState(others);
+        }
+        FailBatch(batch, others, PersistenceStatus.NotPersisted, recordErrors);
+    }
+
+    /// <summary>A record not refused itself, failed with its batch because the broker refused another record of it (KIP-467).</summary>
+    private sealed class BatchMateRefusedException(ErrorCode errorCode, string message)
+        : KafkaException(errorCode, message, isRetriable: true, innerException: null);
 
     private void RetryOrFail(ProducerBatch batch, KafkaException error, bool retriableOverride = false)
     {
@@ -602,12 +631,14 @@ public sealed partial class KafkaProducer<TKey, TValue>
         _progress.Set();
     }
 
-    private void FailBatch(ProducerBatch batch, KafkaException error, PersistenceStatus status)
+    private void FailBatch(ProducerBatch batch, KafkaException error, PersistenceStatus status, IReadOnlyDictionary<int, KafkaException>? recordErrors = null)
     {
-        batch.Awaiters?.Complete(batch, baseOffset: -1, logAppendTimeMs: -1, status, error);
-        foreach (var entry in batch.Entries)
+        batch.Awaiters?.Complete(batch, baseOffset: -1, logAppendTimeMs: -1, status, error, recordErrors);
+        var entries = batch.Entries;
+        for (int i = 0; i < entries.Length; i++)
         {
-            Deliver(entry, new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entry.TimestampMs, status, error));
+            var own = recordErrors is not null && recordErrors.TryGetValue(i, out var refused) ? refused : error;
+            Deliver(entries[i], new DeliveryOutcome(batch.Partition.Topic, batch.Partition.Partition, -1, entries[i].TimestampMs, status, own));
         }
         ProducerMetrics.Errors.Add(batch.RecordCount, new KeyValuePair<string, object?>("error.type", ErrorCodes.ProtocolName(error.ErrorCode)));
         _accumulator.Complete(batch, acknowledged: false);

@@ -39,7 +39,14 @@ internal abstract class BatchAwaiters
     /// <paramref name="baseOffset"/> (with the broker's <paramref name="logAppendTimeMs"/> when it
     /// is not -1), or failed with <paramref name="error"/>.
     /// </summary>
-    public abstract void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, KafkaClient.Errors.KafkaException? error);
+    /// <param name="batch">The batch whose awaited records complete.</param>
+    /// <param name="baseOffset">The first record's offset, or -1.</param>
+    /// <param name="logAppendTimeMs">The broker's log-append time, or -1.</param>
+    /// <param name="status">Whether the records are stored.</param>
+    /// <param name="error">The failure, or null.</param>
+    /// <param name="recordErrors">Errors of single records by index in the batch (KIP-467), overriding <paramref name="error"/> for them.</param>
+    public abstract void Complete(ProducerBatch batch, long baseOffset, long logAppendTimeMs, PersistenceStatus status, KafkaClient.Errors.KafkaException? error,
+        IReadOnlyDictionary<int, KafkaClient.Errors.KafkaException>? recordErrors = null);
 }
 
 /// <summary>The producer id and epoch that a partition's sequence numbers belong to.</summary>
