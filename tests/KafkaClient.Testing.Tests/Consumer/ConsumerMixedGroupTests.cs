@@ -57,7 +57,12 @@ public sealed class ConsumerMixedGroupTests : IClassFixture<ConsumerGroupFixture
                 SessionTimeoutMs = 6000,
                 HeartbeatIntervalMs = 300,
                 Debug = Environment.GetEnvironmentVariable("MIXED_DEBUG"),
-                PartitionAssignmentStrategy = strategy == CooperativeStickyAssignor.AssignorName ? PartitionAssignmentStrategy.CooperativeSticky : PartitionAssignmentStrategy.Range,
+                PartitionAssignmentStrategy = strategy switch
+                {
+                    CooperativeStickyAssignor.AssignorName => PartitionAssignmentStrategy.CooperativeSticky,
+                    RoundRobinAssignor.AssignorName => PartitionAssignmentStrategy.RoundRobin,
+                    _ => PartitionAssignmentStrategy.Range,
+                },
             })
                 .SetKeyDeserializer(Deserializers.Int32)
                 .SetLogHandler((_, m) => log.Note(name, $"{m.Level} {m.Facility} {m.Message}"))
@@ -212,6 +217,8 @@ public sealed class ConsumerMixedGroupTests : IClassFixture<ConsumerGroupFixture
     [Theory]
     [InlineData(RangeAssignor.AssignorName, true)]
     [InlineData(RangeAssignor.AssignorName, false)]
+    [InlineData(RoundRobinAssignor.AssignorName, true)]
+    [InlineData(RoundRobinAssignor.AssignorName, false)]
     [InlineData(CooperativeStickyAssignor.AssignorName, true)]
     [InlineData(CooperativeStickyAssignor.AssignorName, false)]
     public async Task Our_consumers_and_librdkafka_consumers_share_a_topic_without_overlap_or_gaps(string strategy, bool oursLeads)
@@ -221,7 +228,12 @@ public sealed class ConsumerMixedGroupTests : IClassFixture<ConsumerGroupFixture
         Cluster.CreateTopic(topic, Partitions, replicationFactor: 1);
         var consumed = new ConcurrentQueue<(string Member, int Partition, long Offset)>();
         var progress = new Pulse();
-        IPartitionAssignor Assignor() => strategy == RangeAssignor.AssignorName ? new RangeAssignor() : new CooperativeStickyAssignor();
+        IPartitionAssignor Assignor() => strategy switch
+        {
+            RangeAssignor.AssignorName => new RangeAssignor(),
+            RoundRobinAssignor.AssignorName => new RoundRobinAssignor(),
+            _ => new CooperativeStickyAssignor(),
+        };
         var log = new CapturedLog();
         IMember Ours(string name) => new OurMember(name, Cluster.BootstrapServers, group, topic, Assignor(), consumed, progress, log);
         IMember Theirs(string name) => new ConfluentMember(name, Cluster.BootstrapServers, group, topic, strategy, consumed, progress, log);
