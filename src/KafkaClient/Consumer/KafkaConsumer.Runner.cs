@@ -306,11 +306,38 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 RewindTo(state, chunk, resume, -1);
                 throw;
             }
-            if (options.AutoResolveBatch && !batch.IsStale)
+            if (!batch.IsStale)
             {
-                batch.ResolveOffset(last.Offset);
+                if (options.AutoResolveBatch)
+                {
+                    batch.ResolveOffset(last.Offset);
+                }
+            }
+            else
+            {
+                RewindStaleBatch(state, batch.LastResolvedOffset is { } resolved ? resolved + 1 : records[0].Offset, last.Offset + 1);
+                return;
             }
         }
+    }
+
+    /// <summary>
+    /// A batch went stale while its handler ran (a pause, or a position validation) and the handler may have stopped
+    /// early, as <see cref="ConsumeBatch{TKey, TValue}.IsStale"/> invites: the staleness folded the position past the whole
+    /// batch, so records after the last resolved one would never be handed out again. The partition resumes at
+    /// <paramref name="resume"/> instead, as after a failed handler. Not after a seek (the position is elsewhere: the
+    /// application chose it) or a revocation (the next owner starts at the commit, which holds only resolved records).
+    /// </summary>
+    private void RewindStaleBatch(PartitionState state, long resume, long batchEnd)
+    {
+        lock (_sync)
+        {
+            if (resume < batchEnd && state.Position == batchEnd && !state.Removed && !state.Revoking && !state.AwaitingValidation)
+            {
+                state.MoveTo(resume, -1);
+            }
+        }
+        _fetchWake.Set();
     }
 
     /// <summary>After a handler failed: the next consumer of the partition starts again at <paramref name="offset"/>.</summary>

@@ -251,6 +251,52 @@ public sealed class ConsumerBatchControlTests(EmbeddedClusterFixture fixture) : 
     }
 
     /// <summary>
+    /// A batch handler that resolves half its batch, pauses the partition and returns (as <c>IsStale</c> invites) gets the
+    /// unresolved records again after <c>Resume</c>, in order: before, the pause folded the position past the whole batch
+    /// and they were never handed out again (at-least-once broken under AfterProcessing).
+    /// </summary>
+    [Fact]
+    public async Task After_a_pause_and_resume_the_unresolved_records_of_the_stale_batch_come_again()
+    {
+        string topic = NewTopic(Cluster, "batch-pause-resume");
+        var tp = new TopicPartition(topic, 0);
+        await ProduceAsync(Cluster, topic, 0, 30);
+        await using var consumer = new KafkaConsumer<string, string>(Options(EmbeddedClusterFixture.UniqueName("batch-pause-resume")));
+        consumer.Assign([new TopicPartitionOffset(tp, Offset.Beginning)]);
+        var handedOut = new ConcurrentQueue<long>();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int batches = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var runner = consumer.RunBatchesAsync((batch, token) =>
+        {
+            foreach (var record in batch.Records)
+            {
+                handedOut.Enqueue(record.Offset);
+            }
+            if (Interlocked.Increment(ref batches) == 1)
+            {
+                batch.ResolveOffset(batch.Records[4].Offset);
+                consumer.Pause([tp]);
+                return ValueTask.CompletedTask;
+            }
+            if (batch.Records[^1].Offset == 29)
+            {
+                all.TrySetResult();
+            }
+            return ValueTask.CompletedTask;
+        }, new RunnerOptions { MaxBatchRecords = 10 }, stop.Token);
+
+        await GroupTestKit.WaitUntilAsync(() => batches == 1 && consumer.Paused.Count == 1, Deadline, "the first batch paused its partition");
+        consumer.Resume([tp]);
+        await all.Task.WaitAsync(Deadline, Ct);
+        await stop.CancelAsync();
+        await runner.WaitAsync(Deadline, Ct);
+
+        handedOut.Should().Equal(Enumerable.Range(0, 10).Concat(Enumerable.Range(5, 25)).Select(o => (long)o),
+            "after the resume the runner starts again right after the last resolved record (4) and goes on in order");
+    }
+
+    /// <summary>
     /// An eager rebalance: a second member joins (its client id sorts first, so the range assignor gives it the single
     /// partition). The first member's batch handler, holding records 0..9 and having resolved half of them, sees the
     /// batch go stale while the revocation waits for it; the revocation commits only the resolved records, and the new
