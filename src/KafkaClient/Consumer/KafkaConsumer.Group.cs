@@ -446,7 +446,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         }
         _lastAssignment = [.. assignment.Partitions];
         _membership = MembershipState.Stable;
-        ConsumerMetrics.Rebalances.Add(1);
+        ConsumerMetrics.Rebalances.Add(1, ConsumerMetrics.GroupTag(GroupId));
         Log.GroupJoined(_logger, GroupId, _generation, _memberId, _isLeader, _protocolName ?? "", string.Join(", ", assignment.Partitions));
         await EmitAsync(RebalanceEventKind.GroupJoined, _lastAssignment, ct).ConfigureAwait(false);
         if (added.Count > 0)
@@ -839,10 +839,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         }
         catch (KafkaException)
         {
-            ConsumerMetrics.CommitFailures.Add(1);
+            ConsumerMetrics.CommitFailures.Add(1, ConsumerMetrics.GroupTag(GroupId));
             throw;
         }
-        ConsumerMetrics.CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        ConsumerMetrics.CommitLatency.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, ConsumerMetrics.GroupTag(GroupId));
         lock (_sync)
         {
             foreach (var o in offsets)

@@ -20,6 +20,9 @@ internal static class ConsumerMetrics
 
     public static readonly Counter<long> CommitFailures = KafkaDiagnostics.Meter.CreateCounter<long>("kafka.consumer.commit.failures", "{commit}", "Offset commits that failed.");
 
+    /// <summary>The group tag of the group instruments (rebalances, commit duration and failures), as OpenTelemetry names it.</summary>
+    public static KeyValuePair<string, object?> GroupTag(string? groupId) => new("messaging.consumer.group.name", groupId);
+
     private static readonly ConditionalWeakTable<object, Func<IEnumerable<(TopicPartition Partition, long Lag)>>> LagSources = [];
 
     static ConsumerMetrics()

@@ -362,7 +362,7 @@ public sealed class ConsumerBatchControlTests(EmbeddedClusterFixture fixture) : 
     private sealed class CommitMeasurements : IDisposable
     {
         private readonly MeterListener _listener = new();
-        private readonly ConcurrentQueue<(string Name, double Value)> _all = new();
+        private readonly ConcurrentQueue<(string Name, double Value, string? Group)> _all = new();
 
         public CommitMeasurements(string scope)
         {
@@ -373,8 +373,8 @@ public sealed class ConsumerBatchControlTests(EmbeddedClusterFixture fixture) : 
                     listener.EnableMeasurementEvents(instrument);
                 }
             };
-            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => Record(scope, instrument, value));
-            _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => Record(scope, instrument, value));
+            _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(scope, instrument, value, tags));
+            _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(scope, instrument, value, tags));
             _listener.Start();
         }
 
@@ -382,13 +382,24 @@ public sealed class ConsumerBatchControlTests(EmbeddedClusterFixture fixture) : 
 
         public int Successes => _all.Count(m => m.Name == "kafka.consumer.commit.duration");
 
+        /// <summary>The group tag of every measurement.</summary>
+        public IEnumerable<string?> Groups => _all.Select(m => m.Group);
+
         public void Dispose() => _listener.Dispose();
 
-        private void Record(string scope, Instrument instrument, double value)
+        private void Record(string scope, Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             if (Scope.Value == scope)
             {
-                _all.Enqueue((instrument.Name, value));
+                string? group = null;
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "messaging.consumer.group.name")
+                    {
+                        group = tag.Value as string;
+                    }
+                }
+                _all.Enqueue((instrument.Name, value, group));
             }
         }
     }
@@ -406,7 +417,8 @@ public sealed class ConsumerBatchControlTests(EmbeddedClusterFixture fixture) : 
         string topic = NewTopic(Cluster, "commit-failures");
         var tp = new TopicPartition(topic, 0);
         await ProduceAsync(Cluster, topic, 0, 10);
-        await using var consumer = new KafkaConsumer<string, string>(Options(EmbeddedClusterFixture.UniqueName("commit-failures")) with { CommitStrategy = CommitStrategy.Manual });
+        string group = EmbeddedClusterFixture.UniqueName("commit-failures");
+        await using var consumer = new KafkaConsumer<string, string>(Options(group) with { CommitStrategy = CommitStrategy.Manual });
         consumer.Assign([new TopicPartitionOffset(tp, Offset.Beginning)]);
         await ConsumeAsync(consumer, 5);
 
@@ -421,6 +433,7 @@ public sealed class ConsumerBatchControlTests(EmbeddedClusterFixture fixture) : 
         (await consumer.CommittedAsync([tp], Ct)).Single().Offset.Should().Be(5);
         metrics.Failures.Should().Be(1, "a commit that succeeded after a retry did not fail");
         metrics.Successes.Should().Be(1);
+        metrics.Groups.Should().OnlyContain(g => g == group, "commit measurements carry the consumer's group");
     }
 
     /// <summary>An automatic commit the coordinator refuses is counted too (the consumer's own task carries the scope); the next automatic commit succeeds.</summary>
