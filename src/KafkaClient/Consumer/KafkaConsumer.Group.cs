@@ -506,7 +506,6 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         })];
     }
 
-    /// <summary>Orderly hand-over: waits for the runner to finish the partitions' records, commits per the strategy, tells the application, then drops them.</summary>
     /// <summary>
     /// <see cref="RevokeAsync"/> in the <see cref="MembershipState.Revoking"/> state, so heartbeats go on while handlers
     /// finish and offsets are committed; then back to <paramref name="after"/>.
@@ -524,6 +523,7 @@ public sealed partial class KafkaConsumer<TKey, TValue>
         }
     }
 
+    /// <summary>Orderly hand-over: waits for the runner to finish the partitions' records, commits per the strategy, tells the application, then drops them.</summary>
     private async Task RevokeAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken ct)
     {
         if (partitions.Count == 0)

@@ -306,17 +306,14 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                 RewindTo(state, chunk, resume, -1);
                 throw;
             }
-            if (!batch.IsStale)
-            {
-                if (options.AutoResolveBatch)
-                {
-                    batch.ResolveOffset(last.Offset);
-                }
-            }
-            else
+            if (batch.IsStale)
             {
                 RewindStaleBatch(state, batch.LastResolvedOffset is { } resolved ? resolved + 1 : records[0].Offset, last.Offset + 1);
                 return;
+            }
+            if (options.AutoResolveBatch)
+            {
+                batch.ResolveOffset(last.Offset);
             }
         }
     }

@@ -553,10 +553,6 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             message += ": " + result.ErrorMessage;
         }
-        if (result.RecordErrors.Count > 0)
-        {
-            message += " (records " + string.Join(", ", result.RecordErrors.Select(r => $"#{r.BatchIndex}{(r.BatchIndexErrorMessage is null ? "" : ": " + r.BatchIndexErrorMessage)}")) + ")";
-        }
         return message + ".";
     }
 
