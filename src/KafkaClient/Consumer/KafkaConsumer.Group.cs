@@ -681,7 +681,10 @@ public sealed partial class KafkaConsumer<TKey, TValue>
                     case ErrorCode.UnknownMemberId:
                     case ErrorCode.IllegalGeneration:
                     case ErrorCode.FencedInstanceId:
-                        if (_generation == generation)
+                        // Not once the member has moved on to JoinGroup/SyncGroup (a heartbeat sent while revoking can be
+                        // answered then): those requests report the same errors themselves, and this one would wipe the
+                        // member id the join just obtained.
+                        if (_generation == generation && _membership is MembershipState.Stable or MembershipState.Revoking)
                         {
                             if (error == ErrorCode.UnknownMemberId)
                             {

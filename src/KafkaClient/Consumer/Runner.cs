@@ -14,7 +14,10 @@ public sealed record RunnerOptions
 
     /// <summary>
     /// Whether a batch counts as processed entirely when its handler returns (kafkajs: <c>eachBatchAutoResolve</c>). When false,
-    /// only the offsets passed to <see cref="ConsumeBatch{TKey, TValue}.ResolveOffset"/> count. Default true.
+    /// only the offsets passed to <see cref="ConsumeBatch{TKey, TValue}.ResolveOffset"/> count. Default true. A batch that went
+    /// stale meanwhile (<see cref="ConsumeBatch{TKey, TValue}.IsStale"/>) is not resolved automatically, since its handler may
+    /// have stopped early: after a pause its unresolved records are handed out again on resume. A handler that pauses its own
+    /// partition after processing the batch should resolve it first.
     /// </summary>
     public bool AutoResolveBatch { get; init; } = true;
 

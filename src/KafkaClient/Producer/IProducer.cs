@@ -55,6 +55,12 @@ public interface IProducer<TKey, TValue> : IAsyncDisposable
     /// background thread. Blocks only while the buffer is full or the topic's metadata is unknown,
     /// up to <see cref="ProducerOptions.MaxBlock"/>.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="onDelivery"/> runs on the thread that handles the broker's response, and a leader's responses are
+    /// handled in order (so a partition's deliveries are reported in offset order): keep it short, and never wait in it for
+    /// another delivery (for example a blocking <c>ProduceAsync(...).GetAwaiter().GetResult()</c>), which would wait for a
+    /// response queued behind this one, as with Java's and librdkafka's callbacks. Start such work without waiting for it.
+    /// </remarks>
     void Produce(string topic, Message<TKey, TValue> message, Action<DeliveryResult<TKey, TValue>>? onDelivery = null);
 
     /// <summary>Queues <paramref name="message"/> for an explicit partition; see <see cref="Produce(string, Message{TKey, TValue}, Action{DeliveryResult{TKey, TValue}}?)"/>.</summary>
