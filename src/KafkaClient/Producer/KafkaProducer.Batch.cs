@@ -24,8 +24,8 @@ public sealed partial class KafkaProducer<TKey, TValue>
     {
         var list = messages as IReadOnlyList<Message<TKey, TValue>> ?? [.. messages];
         var pending = new ValueTask<DeliveryResult<TKey, TValue>>[list.Count];
+        // A message refused at enqueue gets its (failed) result at once; the others get theirs when awaited below.
         var results = new DeliveryResult<TKey, TValue>[list.Count];
-        var refused = new bool[list.Count];
         int queued = 0;
         try
         {
@@ -42,7 +42,6 @@ public sealed partial class KafkaProducer<TKey, TValue>
                 {
                     // Refused before it was queued (serialization, size): this record fails, the others go on.
                     results[queued] = ToFailedResult(topic, partition, message, ex);
-                    refused[queued] = true;
                 }
             }
         }
@@ -50,14 +49,14 @@ public sealed partial class KafkaProducer<TKey, TValue>
         {
             // Cancelled while waiting for buffer space or metadata, disposed, or a null message: what is queued may still
             // be written; its results are observed (each pooled completion is read once) but no longer reported.
-            ObserveRemaining(pending, refused, 0, queued);
+            ObserveRemaining(pending, results, 0, queued);
             throw;
         }
 
         int failed = 0;
         for (int i = 0; i < list.Count; i++)
         {
-            if (refused[i])
+            if (results[i].Error is not null)
             {
                 failed++;
                 continue;
@@ -74,7 +73,7 @@ public sealed partial class KafkaProducer<TKey, TValue>
             catch
             {
                 // The wait was cancelled: the records may still be written, as with ProduceAsync.
-                ObserveRemaining(pending, refused, i + 1, list.Count);
+                ObserveRemaining(pending, results, i + 1, list.Count);
                 throw;
             }
         }
@@ -86,11 +85,11 @@ public sealed partial class KafkaProducer<TKey, TValue>
             ? produce.DeliveryResult with { Error = produce.DeliveryResult.Error ?? produce.InnerException as KafkaException ?? produce }
             : new DeliveryResult<TKey, TValue> { Topic = topic, Partition = partition, Message = message, Status = PersistenceStatus.NotPersisted, Error = error };
 
-    private static void ObserveRemaining(ValueTask<DeliveryResult<TKey, TValue>>[] pending, bool[] refused, int from, int to)
+    private static void ObserveRemaining(ValueTask<DeliveryResult<TKey, TValue>>[] pending, DeliveryResult<TKey, TValue>[] results, int from, int to)
     {
         for (int i = from; i < to; i++)
         {
-            if (!refused[i])
+            if (results[i].Error is null)
             {
                 _ = ObserveAsync(pending[i]);
             }
